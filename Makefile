@@ -1,0 +1,30 @@
+# Two commands do all set-up on a fresh clone:
+#   make run    builds .venv (Python >= 3.12, found by scripts/find-python) and runs csp2023
+#   make test   builds the same .venv and runs the test suite
+PYTHON := $(shell scripts/find-python)
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint clean-venv
+
+$(STAMP): pyproject.toml scripts/find-python
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found (see scripts/find-python)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/hedgesim run scenarios/csp2023.toml
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/throughput.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean-venv:
+	rm -rf $(VENV)
