@@ -1,0 +1,54 @@
+"""hedgesim: an agent-based model of how small states hedge between great powers.
+
+The plain Python API, the same one under the CLI, the notebooks and the dashboard::
+
+    import sim
+    scenario = sim.load_scenario("scenarios/csp2023.toml")
+    ens = sim.run(scenario, runs=200, seed=1)
+    ens.values("japan.influence")        # ndarray (runs, steps + 1)
+    ens.summary()                        # tidy DataFrame
+
+Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.ensemble import Ensemble, run
+    from sim.errors import HedgesimError, ScenarioError
+    from sim.model import HedgingModel
+    from sim.outputs import load_results, write_results
+    from sim.scenario import Scenario, load_scenario
+
+_WHERE = {
+    "load_scenario": "sim.scenario",
+    "Scenario": "sim.scenario",
+    "run": "sim.ensemble",
+    "Ensemble": "sim.ensemble",
+    "HedgingModel": "sim.model",
+    "write_results": "sim.outputs",
+    "load_results": "sim.outputs",
+    "HedgesimError": "sim.errors",
+    "ScenarioError": "sim.errors",
+}
+__all__ = [
+    "Ensemble",
+    "HedgesimError",
+    "HedgingModel",
+    "Scenario",
+    "ScenarioError",
+    "load_results",
+    "load_scenario",
+    "run",
+    "write_results",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -1,0 +1,247 @@
+"""Figures of an ensemble over time: the median with its 50% and 90% bands, events marked.
+
+Each figure is one group of variables (influence, aid, tension, alignment, hedging). Lines are
+medians over runs; the darker band holds the middle 50% of runs, the lighter one the middle 90%.
+Events are dotted lines numbered at the top and listed under the plot; the caption names the
+scenario, the seed and the number of runs, so a figure can always be traced back to its run.
+Figures use matplotlib's object API (no pyplot state), so they are safe in notebooks and servers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from sim.ensemble import Ensemble
+
+#: Colours by actor position (powers first, then the rest), colour-blind safe (Okabe & Ito 2008).
+PALETTE = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+#: Colours for dyads of two powers (dyads with the small state take the power's colour).
+DYAD_COLOURS = ["#E69F00", "#56B4E9", "#555555", "#999933", "#882255", "#44AA99"]
+GROUPS = ("influence", "aid", "alignment", "hedging", "tension")
+
+
+def quarter_x(dates: list[str]) -> np.ndarray:
+    """Decimal years for "2023Q3"-style dates (2023.5)."""
+    return np.array([int(d[:4]) + (int(d[-1]) - 1) / 4 for d in dates])
+
+
+def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
+    """The lines of a figure: [(variable, label, colour)], its title and its y-axis label."""
+    sc = ens.scenario
+    powers, small = sc.powers, sc.small
+    name = {k: a.name for k, a in sc.actors.items()}
+    colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
+    sname = name[small]
+    if group == "influence":
+        lines = [(f"{p}.influence", name[p], colour[p]) for p in powers]
+        return lines, f"Influence of each power over {sname}", "influence (0 to 1)"
+    if group == "aid":
+        lines = [(f"{p}.aid", name[p], colour[p]) for p in powers]
+        return lines, f"Aid and investment flows to {sname}", "USD million per quarter"
+    if group == "alignment":
+        lines = [(f"{small}.alignment.{p}", name[p], colour[p]) for p in powers]
+        return lines, f"{sname}'s alignment toward each power", "share of alignment (sums to 1)"
+    if group == "hedging":
+        lines = [
+            (f"{small}.hedging_index", "hedging index", "#333333"),
+            (f"{small}.autonomy", "autonomy (1 - largest dependence)", "#999999"),
+        ]
+        return lines, f"{sname}: hedging index and autonomy", "index (0 to 1)"
+    if group == "tension":
+        dyads = sorted(v for v in ens.variables if v.startswith("tension."))
+        spare = iter(DYAD_COLOURS * 4)
+        lines = []
+        for v in dyads:
+            a, b = v.removeprefix("tension.").split("-")
+            # a dyad with the small state takes the power's colour; a dyad of powers a colour of its own
+            c = colour[b if a == small else a] if small in (a, b) else next(spare)
+            lines.append((v, f"{name[a]} - {name[b]}", c))
+        return lines, "Tension between actors", "tension (0 to 1)"
+    raise ValueError(f"unknown figure group {group!r}; expected one of {GROUPS}")
+
+
+def draw_bands(
+    ax: Axes,
+    x: np.ndarray,
+    values: np.ndarray,
+    colour: str,
+    label: str,
+    linestyle: str = "-",
+    alpha: float = 1.0,
+) -> None:
+    """Median line with 50% and 90% bands of ``values`` (runs x dates)."""
+    q05, q25, q50, q75, q95 = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0)
+    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0)
+    ax.plot(x, q50, color=colour, lw=2, label=label, linestyle=linestyle, alpha=alpha)
+
+
+def mark_events(ax: Axes, ens: Ensemble, numbers: dict[int, str]) -> None:
+    """Dotted lines at event dates, numbered at the top of the axes (staggered when close)."""
+    x = quarter_x(ens.dates)
+    lo, hi = ax.get_xlim()
+    width_in = ax.get_position().width * ax.figure.get_figwidth()
+    last_end, level = -np.inf, 0
+    for step, label in sorted(numbers.items()):
+        ax.axvline(x[step], color="#777777", lw=0.8, ls=":", zorder=0)
+        # half the label's width in data units (~0.07 in per character at 7 pt, plus a margin)
+        half = (0.035 * len(label) + 0.03) * (hi - lo) / width_in
+        level = level + 1 if x[step] - half < last_end and level < 2 else 0
+        last_end = x[step] + half
+        ax.annotate(
+            label,
+            (x[step], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2 + 9 * level),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#555555",
+        )
+
+
+def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
+    """Numbers per event step (several events on a date share a line) and the lines of the key."""
+    by_step: dict[int, list[str]] = {}
+    key = []
+    for k, (step, title, _kind) in enumerate(ens.events, start=1):
+        by_step.setdefault(step, []).append(str(k))
+        key.append(f"{k}  {ens.dates[step]}  {title}")
+    return {s: ",".join(ns) for s, ns in by_step.items()}, key
+
+
+def figure(ens: Ensemble, group: str) -> Figure:
+    """One figure of a variable group for one ensemble."""
+    lines, title, ylabel = series(ens, group)
+    small = ens.scenario.small
+    if group == "tension" and any(small in v for v, _, _ in lines):
+        panels = [
+            ([ln for ln in lines if small not in ln[0]], "among the great powers"),
+            ([ln for ln in lines if small in ln[0]], f"with {ens.scenario.actors[small].name}"),
+        ]
+    else:
+        panels = [(lines, None)]
+    caption = (
+        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name} · seed {ens.seed} · {ens.runs} runs · "
+        "line: median; bands: middle 50% and 90% of runs"
+    )
+    fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
+    x = quarter_x(ens.dates)
+    numbers = event_key(ens)[0]
+    for ax, (group_lines, sub) in zip(axes, panels, strict=True):
+        for var, label, colour in group_lines:
+            draw_bands(ax, x, ens.values(var), colour, label)
+        style_axes(ax, x, ylabel, group != "aid")
+        mark_events(ax, ens, numbers)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=8,
+            frameon=False,
+            title=sub,
+            title_fontsize=8,
+            alignment="left",
+        )
+    return fig
+
+
+def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure, list[Axes]]:
+    """A figure with a title, a caption, ``panels`` axes side by side and an event key below.
+
+    Positions are computed in inches (no constrained layout): drawing twice as fast matters when a
+    run writes ten files.
+    """
+    from matplotlib.figure import Figure
+
+    cols = 2 if len(key) > 6 else 1
+    rows = -(-len(key) // cols)
+    width, top, plot, below = 9.0 if panels == 1 else 11.0, 1.15, 3.4, 0.55
+    key_h = 0.16 * rows + (0.15 if rows else 0)
+    height = top + plot + below + key_h
+    fig = Figure(figsize=(width, height), dpi=100)
+    fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=12, fontweight="bold")
+    fig.text(0.5, 1 - 0.42 / height, caption, ha="center", va="top", fontsize=8, color="#444444")
+    left, right, gap = 0.75, 1.9, 2.0  # room on the right of each panel for its legend
+    w = (width - left - right - gap * (panels - 1)) / panels
+    axes = [
+        fig.add_axes(((left + k * (w + gap)) / width, (below + key_h) / height, w / width, plot / height))
+        for k in range(panels)
+    ]
+    for c in range(cols):
+        chunk = key[c * rows : (c + 1) * rows]
+        fig.text(
+            (left + c * (width - left) / cols) / width,
+            (key_h - 0.05) / height,
+            "\n".join(chunk),
+            fontsize=7,
+            color="#555555",
+            va="top",
+            linespacing=1.35,
+        )
+    return fig, axes
+
+
+def style_axes(ax: Axes, x: np.ndarray, ylabel: str, unit_interval: bool) -> None:
+    """Shared axis style: limits, years on x, light grid, no top and right spines."""
+    ax.set_xlim(x[0], x[-1])
+    if unit_interval:
+        ax.set_ylim(0, 1)
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", color="#eeeeee")
+    ax.spines[["top", "right"]].set_visible(False)
+    ticks = np.arange(np.ceil(x[0]), np.floor(x[-1]) + 1)
+    every = max(1, int(np.ceil(len(ticks) / 10)))
+    ax.set_xticks(ticks[::every])
+    ax.set_xticklabels([str(int(t)) for t in ticks[::every]], fontsize=8)
+
+
+def save_figures(
+    ens: Ensemble, folder: str | Path, groups: tuple[str, ...] = GROUPS, workers: int = 1
+) -> list[Path]:
+    """Save every group as PNG and SVG into ``folder``; return the paths written.
+
+    With ``workers`` > 1, some figures are drawn in fresh worker processes while this one draws
+    the rest: text layout makes each figure cost ~0.3 s, which is most of a default run.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if workers <= 1 or len(groups) < 2:
+        return [p for g in groups for p in _save_group(ens, folder, g)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # every second figure, from the end, goes to the workers (the tension figure is the slowest)
+    remote = tuple(groups[::-1][: len(groups) // 2])
+    local = tuple(g for g in groups if g not in remote)
+    with ProcessPoolExecutor(
+        min(workers - 1, len(remote)), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        futures = [pool.submit(_save_group, ens, folder, g) for g in remote]
+        done = {g: _save_group(ens, folder, g) for g in local}
+        done.update({g: f.result() for g, f in zip(remote, futures, strict=True)})
+    return [p for g in groups for p in done[g]]
+
+
+def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "hedgesim"  # stable ids: identical SVGs for identical data
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, editable, faster
+    matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
+    fig = figure(ens, group)
+    paths = []
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+        path = folder / f"{group}.{ext}"
+        fig.savefig(path, metadata=meta)
+        paths.append(path)
+    return paths

@@ -1,0 +1,654 @@
+"""Scenario files: TOML in, a validated :class:`Scenario` out, or one clear line of error.
+
+A scenario has five tables (docs/scenarios.md walks through one)::
+
+    [scenario]        name, title, description, start, end, step, runs, seed
+    [actors.<id>]     role = "small_state" | "great_power", a name and initial values
+    [tension]         initial (and baseline) tension of dyads, "<a>-<b>" = 0..1; "default" for the rest
+    [parameters]      mechanism parameters: numbers, or distributions drawn per run
+    [[events]]        dated events from the catalogue in :mod:`sim.events`
+
+Every key is checked when the file is loaded; a problem raises :class:`ScenarioError` naming the
+file, the line where it is known, the key path, what was expected and what was found. This layer
+knows nothing of Mesa.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from sim.errors import ScenarioError
+from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
+from sim.quantities import Date, Number, Uncertain, format_date, parse_date
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Meta(BaseModel):
+    """The ``[scenario]`` table."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short id: names the results folder.")
+    title: str = Field(min_length=1, description="A title for plots and listings.")
+    description: str = Field("", description="What the scenario asks, in a few sentences.")
+    start: Date = Field(description='First date, e.g. "2020Q1": the initial state.')
+    end: Date = Field(description='Last date, e.g. "2026Q4" (inclusive).')
+    step: Literal["quarter"] = Field("quarter", description="Length of a step (a quarter).")
+    runs: int = Field(200, ge=1, le=10_000_000, description="Stochastic runs in the ensemble.")
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="Seed of the run streams; a fresh one is drawn (and recorded) if absent.",
+    )
+    extends: str | None = Field(
+        None,
+        description="Another scenario file (relative to this one) that this one changes: a counterfactual.",
+    )
+    drop_events: list[str] = Field(
+        default_factory=list, description="Titles of the extended scenario's events to leave out."
+    )
+
+
+class GreatPower(BaseModel):
+    """``[actors.<id>]`` with ``role = "great_power"``: initial values and fixed attributes."""
+
+    model_config = _STRICT
+    role: Literal["great_power"]
+    name: str = Field(min_length=1, description="Display name.")
+    budget: Number(0, 1e6) = Field(description="Aid and investment it can offer, USD million per quarter.")
+    interest: Number(0, 1) = Field(0.5, description="Strategic interest in the small state (0..1).")
+    conditionality: Number(0, 1) = Field(0.0, description="Weight on the small state's governance (0..1).")
+    presence: Number(0, 1) = Field(0.0, description="Security presence at the small state (0..1).")
+    influence: Number(0, 1) = Field(0.2, description="Initial influence over the small state (0..1).")
+    capability: Number(0, 1) = Field(0.5, description="Aggregate power, relative to the strongest (Walt).")
+    proximity: Number(0, 1) = Field(0.5, description="Geographic proximity to the small state (Walt).")
+
+
+Tier = Literal[1, 2, 3]
+
+
+class SmallState(BaseModel):
+    """``[actors.<id>]`` with ``role = "small_state"``: shares over the powers, keyed by power id."""
+
+    model_config = _STRICT
+    role: Literal["small_state"]
+    name: str = Field(min_length=1, description="Display name.")
+    alignment: dict[str, Number(0, 1)] = Field(
+        description="Initial alignment share toward each power; sums to 1."
+    )
+    dependence: dict[str, Number(0, 1)] = Field(
+        description="Structural economic dependence on each power (trade, investment, debt); sums to 1."
+    )
+    tier: dict[str, Tier] = Field(
+        default_factory=dict,
+        description="Partnership tier with each power: 1 top, 2 strategic, 3 other (default).",
+    )
+    regime_pressure: Number(0, 1) = Field(0.3, description="How exposed the ruling elite feels (0..1).")
+
+
+Actor = Annotated[GreatPower | SmallState, Field(discriminator="role")]
+
+
+class Parameters(BaseModel):
+    """``[parameters]``: every mechanism parameter; each a number or a distribution drawn per run.
+
+    Defaults and their reasons are in docs/ODD.md, section 7.
+    """
+
+    model_config = _STRICT
+    # Aid (process 1)
+    aid_noise: Uncertain(0, 2) = Field(0.1, description="Sd of the log-normal noise on each aid flow.")
+    tier_aid: Uncertain(0, 1) = Field(
+        0.3, description="Aid withheld from a partner outside the top tier (tier 3: 1-x, tier 2: 1-x/2)."
+    )
+    competition: Uncertain(0, 10) = Field(1.0, description="Aid response to a rival's lead in influence.")
+    # Influence (process 2)
+    influence_rate: Uncertain(0, 1) = Field(
+        0.15, description="Share of the gap to its target that influence closes per step."
+    )
+    influence_aid: Uncertain(0, 10) = Field(0.4, description="Weight of aid share in the influence target.")
+    influence_alignment: Uncertain(0, 10) = Field(
+        0.3, description="Weight of the small state's alignment in it."
+    )
+    influence_presence: Uncertain(0, 10) = Field(0.1, description="Weight of security presence in it.")
+    influence_tier: Uncertain(0, 10) = Field(0.2, description="Weight of the partnership tier in it.")
+    # Tension (process 3)
+    tension_relax: Uncertain(0, 1) = Field(
+        0.1, description="Share of the gap to its baseline that tension closes per step."
+    )
+    tension_rivalry: Uncertain(0, 1) = Field(
+        0.03, description="Rise in power-power tension per unit of competition over the small state."
+    )
+    tension_noise: Uncertain(0, 0.5) = Field(
+        0.02, description="Sd of the noise on each dyad's tension per step."
+    )
+    # Regime pressure
+    regime_relax: Uncertain(0, 1) = Field(
+        0.1, description="Share of the gap to its initial value that regime pressure closes per step."
+    )
+    # Hedging decision (process 4)
+    weight_economy: Uncertain(0, 10) = Field(
+        1.5, description="Weight of economic benefit (aid share, dependence)."
+    )
+    weight_security: Uncertain(0, 10) = Field(
+        1.0, description="Weight of protection against perceived threats (Walt)."
+    )
+    weight_regime: Uncertain(0, 10) = Field(
+        0.5, description="Weight of regime security (non-interference valued, tension a cost)."
+    )
+    weight_entrapment: Uncertain(0, 10) = Field(
+        0.3, description="Weight of the risk of entrapment in a power's rivalries."
+    )
+    weight_diversification: Uncertain(0, 10) = Field(
+        0.5, description="Weight of the over-dependence penalty."
+    )
+    weight_partnership: Uncertain(0, 10) = Field(0.3, description="Trust from the partnership tier.")
+    temperature: Uncertain(0.01, 10) = Field(
+        0.6, description="Softmax temperature: how sharply values turn into alignment."
+    )
+    inertia: Uncertain(0, 1) = Field(
+        0.2, description="Share of the way to the preferred alignment moved per step."
+    )
+    alignment_noise: Uncertain(0, 2) = Field(
+        0.05, description="Sd of the noise on each value (random utility)."
+    )
+    # Dependence
+    dependence_rate: Uncertain(0, 1) = Field(
+        0.02, description="Share of the gap to its target that dependence closes per step."
+    )
+    dependence_aid: Uncertain(0, 1) = Field(
+        0.3, description="Weight of aid share (vs structural ties) in the dependence target."
+    )
+
+    @model_validator(mode="after")
+    def _weights(self) -> Parameters:
+        names = ("influence_aid", "influence_alignment", "influence_presence", "influence_tier")
+        if all(getattr(self, n) == 0 for n in names):
+            raise ValueError("the four influence_* weights cannot all be 0")
+        return self
+
+
+class Scenario(BaseModel):
+    """A validated scenario. Build one with :func:`load_scenario`; change one with :meth:`with_overrides`."""
+
+    model_config = _STRICT
+    scenario: Meta
+    actors: dict[str, Actor] = Field(description="The cast: one small state and two or more great powers.")
+    tension: dict[str, Number(0, 1)] = Field(
+        default_factory=dict,
+        description='Initial and baseline tension per dyad "<a>-<b>" (0..1); "default" for the rest (0.1).',
+    )
+    parameters: Parameters = Field(default_factory=Parameters)
+    events: list[AnyEvent] = Field(default_factory=list)
+
+    _source: str = PrivateAttr("<memory>")
+    _sha256: str = PrivateAttr("")
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    # ---- derived views -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def source(self) -> str:
+        """The file it was loaded from (or "<memory>")."""
+        return self._source
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the file's bytes ("" for a scenario made in memory)."""
+        return self._sha256
+
+    @property
+    def powers(self) -> list[str]:
+        """Great power ids, in file order."""
+        return [k for k, a in self.actors.items() if isinstance(a, GreatPower)]
+
+    @property
+    def small(self) -> str:
+        """The small state's id."""
+        return next(k for k, a in self.actors.items() if isinstance(a, SmallState))
+
+    @property
+    def start(self) -> int:
+        return parse_date(self.scenario.start)
+
+    @property
+    def steps(self) -> int:
+        return parse_date(self.scenario.end) - self.start
+
+    @property
+    def dates(self) -> list[str]:
+        """The date of every recorded state: the start, then one per step."""
+        return [format_date(self.start + t) for t in range(self.steps + 1)]
+
+    def event_step(self, event: Any) -> int:
+        """The step before which an event applies (events dated at the start apply before step 1)."""
+        return max(1, parse_date(event.date) - self.start)
+
+    def context(self) -> Context:
+        return Context(self.powers, self.small)
+
+    def tension_of(self, a: str, b: str) -> float:
+        key = f"{a}-{b}" if a < b else f"{b}-{a}"
+        return self.tension.get(key, self.tension.get("default", 0.1))
+
+    def raw(self) -> dict[str, Any]:
+        """A deep copy of the scenario as plain TOML data (what the file said, plus overrides)."""
+        return copy.deepcopy(self._raw)
+
+    # ---- changes -------------------------------------------------------------------------------
+    def with_overrides(self, overrides: dict[str, Any] | None = None, /, **kwargs: Any) -> Scenario:
+        """A copy with values changed, validated like a file.
+
+        Keys are dotted paths (``"actors.japan.budget"``, ``"scenario.runs"``); a bare name is a
+        parameter (``inertia`` means ``parameters.inertia``). Values are TOML values: numbers,
+        strings, or tables such as ``{"low": 0.1, "high": 0.3}``.
+        """
+        changes = {**(overrides or {}), **kwargs}
+        if not changes:
+            return self
+        raw = self.raw()
+        for key, value in changes.items():
+            path = key.split(".") if "." in key else ["parameters", key]
+            node = raw
+            for part in path[:-1]:
+                nxt = node.setdefault(part, {})
+                if not isinstance(nxt, dict):
+                    raise ScenarioError(self._source, f"--set {key}", f"{part!r} is not a table")
+                node = nxt
+            node[path[-1]] = value
+        labels = {(k if "." in k else f"parameters.{k}"): k for k in changes}
+        try:
+            return _build(raw, self._source, self._sha256, text=None)
+        except ScenarioError as err:
+            if err.key in labels:
+                raise ScenarioError(self._source, f"--set {labels[err.key]}", err.problem) from None
+            raise
+
+    def without_events(self, *titles: str) -> Scenario:
+        """A copy without the events whose titles are given (a counterfactual in one line)."""
+        raw = self.raw()
+        unknown = set(titles) - {e.get("title") for e in raw.get("events", [])}
+        if unknown:
+            raise ScenarioError(self._source, "events", f"no event titled {sorted(unknown)[0]!r}")
+        raw["events"] = [e for e in raw.get("events", []) if e.get("title") not in titles]
+        return _build(raw, self._source, self._sha256, text=None)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"key=value"`` from the command line: the value is read as TOML, else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", None, f"expected key=value, found {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.strip(), parsed
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise :class:`ScenarioError` with one clear line if it is bad.
+
+    A file whose ``[scenario]`` table says ``extends = "other.toml"`` starts from that scenario:
+    its tables are merged over the other's key by key, its events are added to the other's, and
+    ``drop_events`` lists the titles of the other's events to leave out.
+    """
+    raw, text, digest = _read(Path(path), str(path), seen=())
+    return _build(raw, str(path), digest.hexdigest(), text)
+
+
+def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], str, Any]:
+    """Raw TOML of a file with what it extends merged in, its text, and a sha256 over all files read."""
+    if p.is_dir():
+        raise ScenarioError(source, None, "is a directory, expected a scenario .toml file")
+    if not p.exists():
+        raise ScenarioError(source, None, "no such file")
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise ScenarioError(source, None, f"cannot be read ({err.strerror})") from None
+    if not data.strip():
+        raise ScenarioError(source, None, "is empty, expected a scenario with [scenario] and [actors] tables")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(source, None, "is not UTF-8 text") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        msg = str(err)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        line = int(m[1]) if m else None
+        raise ScenarioError(
+            source, None, f"TOML syntax error: {re.sub(r' \(at .*\)$', '', msg)}", line
+        ) from None
+    digest = hashlib.sha256(data)
+    meta = raw.get("scenario")
+    base_name = meta.get("extends") if isinstance(meta, dict) else None
+    if base_name is None:
+        return raw, text, digest
+    where = _line_of(text, "scenario.extends")
+    if not isinstance(base_name, str):
+        raise ScenarioError(
+            source, "scenario.extends", f"expected a file name, found {_found(base_name)}", where
+        )
+    base_path = (p.parent / base_name).resolve()
+    if base_path in seen or base_path == p.resolve():
+        raise ScenarioError(source, "scenario.extends", f"{base_name} extends itself, directly or not", where)
+    if not base_path.is_file():
+        raise ScenarioError(source, "scenario.extends", f"no such scenario file {base_name!r}", where)
+    base, _, base_digest = _read(base_path, str(p.parent / base_name), (*seen, p.resolve()))
+    digest.update(base_digest.digest())
+    drop = meta.get("drop_events", [])
+    titles = [e.get("title") for e in base.get("events", []) if isinstance(e, dict)]
+    for i, title in enumerate(drop if isinstance(drop, list) else []):
+        if title not in titles:
+            raise ScenarioError(
+                source,
+                f"scenario.drop_events[{i}]",
+                f"{base_name} has no event titled {title!r}",
+                _line_of(text, "scenario.drop_events"),
+            )
+    merged = _merge(base, {k: v for k, v in raw.items() if k != "events"})
+    merged["scenario"].pop("extends", None)
+    merged["scenario"].pop("drop_events", None)
+    kept = [e for e in base.get("events", []) if not (isinstance(e, dict) and e.get("title") in drop)]
+    merged["events"] = kept + list(raw.get("events", []))
+    return merged, text, digest
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = (
+            _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        )
+    return out
+
+
+def _build(raw: dict[str, Any], source: str, sha256: str, text: str | None) -> Scenario:
+    try:
+        sc = Scenario.model_validate(raw)
+    except ValidationError as err:
+        key, problem = _describe(err.errors()[0], raw)
+        raise ScenarioError(source, key, problem, _line_of(text, key)) from None
+    try:
+        _check(sc)
+    except _Problem as p:
+        raise ScenarioError(source, p.key, p.problem, _line_of(text, p.key)) from None
+    sc._source, sc._sha256, sc._raw = source, sha256, copy.deepcopy(raw)
+    return sc
+
+
+class _Problem(Exception):
+    def __init__(self, key: str, problem: str):
+        self.key, self.problem = key, problem
+
+
+def _check(sc: Scenario) -> None:
+    """Checks across tables: ids, the cast, shares, dyads, event references and dates."""
+    for aid in sc.actors:
+        if not _ID.match(aid):
+            raise _Problem(
+                f"actors.{aid}", "expected an id of lowercase letters, digits and _, starting with a letter"
+            )
+    powers = sc.powers
+    smalls = [k for k, a in sc.actors.items() if isinstance(a, SmallState)]
+    if not smalls:
+        raise _Problem("actors", 'no small state: expected one actor with role = "small_state"')
+    if len(smalls) > 1:
+        raise _Problem(
+            f"actors.{smalls[1]}", f"a second small state ({', '.join(smalls)}); this version models one"
+        )
+    if len(powers) < 2:
+        raise _Problem(
+            "actors", f'expected at least two actors with role = "great_power", found {len(powers)}'
+        )
+    small = smalls[0]
+    st = sc.actors[small]
+    assert isinstance(st, SmallState)
+    for table in ("alignment", "dependence"):
+        shares = getattr(st, table)
+        for k in shares:
+            if k not in powers:
+                raise _Problem(
+                    f"actors.{small}.{table}.{k}", f"unknown power {k!r}; expected one of {powers}"
+                )
+        missing = [p for p in powers if p not in shares]
+        if missing:
+            raise _Problem(f"actors.{small}.{table}", f"missing a share for {missing[0]!r}")
+        total = sum(shares.values())
+        if abs(total - 1) > 1e-3:
+            raise _Problem(
+                f"actors.{small}.{table}", f"expected shares that sum to 1, found a sum of {total:g}"
+            )
+    for k in st.tier:
+        if k not in powers:
+            raise _Problem(f"actors.{small}.tier.{k}", f"unknown power {k!r}; expected one of {powers}")
+    actors = list(sc.actors)
+    for key in sc.tension:
+        if key == "default":
+            continue
+        a, sep, b = key.partition("-")
+        for x in (a, b) if sep else (key,):
+            if x not in sc.actors:
+                raise _Problem(
+                    f"tension.{key}", f'unknown actor {x!r} in dyad; expected "<a>-<b>" with a, b in {actors}'
+                )
+        if a == b:
+            raise _Problem(f"tension.{key}", "a dyad needs two different actors")
+        if f"{b}-{a}" in sc.tension:
+            raise _Problem(f"tension.{key}", f"the dyad is given twice (also as {b}-{a})")
+    start, end = sc.start, parse_date(sc.scenario.end)
+    if end <= start:
+        raise _Problem(
+            "scenario.end", f"expected a date after start ({sc.scenario.start}), found {sc.scenario.end}"
+        )
+    for i, ev in enumerate(sc.events):
+        where = f"events[{i}]"
+        power = ev.target_power()
+        if power is not None and power not in powers:
+            known = "a small state, not a great power" if power in sc.actors else "unknown"
+            raise _Problem(f"{where}.power", f"{power!r} is {known}; expected one of {powers}")
+        if ev.kind == "shock":
+            _check_shock(ev.target, f"{where}.target", sc)  # type: ignore[attr-defined]
+        d = parse_date(ev.date)
+        if not start <= d <= end:
+            raise _Problem(
+                f"{where}.date", f"{ev.date} is outside the horizon {sc.scenario.start}..{sc.scenario.end}"
+            )
+
+
+def _check_shock(target: str, where: str, sc: Scenario) -> None:
+    head, _, attr = target.partition(".")
+    if head == "tension":
+        a, sep, b = attr.partition("-")
+        if sep and a in sc.actors and b in sc.actors and a != b:
+            return
+        raise _Problem(where, f'expected "tension.<a>-<b>" with two actors, found {target!r}')
+    if head in sc.powers and attr in (*SHOCK_ATTRIBUTES, "influence"):
+        return
+    if head == sc.small and attr == "regime_pressure":
+        return
+    options = [f"<power>.{a}" for a in (*SHOCK_ATTRIBUTES, "influence")]
+    options += [f"{sc.small}.regime_pressure", "tension.<a>-<b>"]
+    what = f"unknown actor {head!r}" if head not in sc.actors else f"unknown target {target!r}"
+    raise _Problem(where, f"{what}; expected one of {', '.join(options)}")
+
+
+assert set(SHOCK_STOCKS) == {"influence", "regime_pressure", "tension"}
+
+# ---- error wording -----------------------------------------------------------------------------
+
+_TAGS = {
+    "great_power",
+    "small_state",
+    "partnership",
+    "aid",
+    "sanctions",
+    "criticism",
+    "recognition",
+    "naval_access",
+    "port_call",
+    "cooperation",
+    "shock",
+}
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif (
+            part in _TAGS
+            and i >= 2
+            and loc[0] in ("actors", "events")
+            and i == (2 if loc[0] == "actors" else 2)
+        ):
+            continue  # the discriminator pydantic puts in the path
+        elif part == "[key]" or str(part).startswith("function-"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _found(v: Any) -> str:
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, str):
+        return f'"{v}" (text)' if len(v) < 40 else f'"{v[:37]}..." (text)'
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    return repr(v)
+
+
+def _describe(e: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str]:
+    loc, kind, found = tuple(e["loc"]), e["type"], e.get("input")
+    key = _key(loc)
+    if kind == "missing":
+        return key, "missing (required)"
+    if kind == "extra_forbidden":
+        parent, name = key.rpartition(".")[0], str(loc[-1])
+        hint = ""
+        model = _model_at(loc[:-1])
+        if model is not None:
+            close = difflib.get_close_matches(name, list(model.model_fields), n=1)
+            hint = (
+                f" (did you mean {close[0]!r}?)" if close else f"; expected one of {list(model.model_fields)}"
+            )
+        return key, f"unknown key{hint}" if parent else f"unknown table {name!r}{hint}"
+    if kind == "union_tag_invalid":
+        ctx = e.get("ctx", {})
+        return f"{key}.{ctx.get('discriminator', '').strip(chr(39))}", (
+            f"expected one of {ctx.get('expected_tags')}, found {_found(ctx.get('tag'))}"
+        )
+    if kind == "union_tag_not_found":
+        disc = e.get("ctx", {}).get("discriminator", "").strip("'")
+        return f"{key}.{disc}", "missing (required)"
+    if kind == "literal_error":
+        return key, f"expected {e['ctx']['expected']}, found {_found(found)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return key, f"expected a whole number, found {_found(found)}"
+    if kind in ("string_type",):
+        return key, f"expected text, found {_found(found)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return key, f"expected a table, found {_found(found)}"
+    if kind == "list_type":
+        return key, f"expected a list of tables ([[{key}]]), found {_found(found)}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[
+            kind
+        ]
+        bound = next(iter(e["ctx"].values()))
+        return key, f"expected a value {op} {bound}, found {_found(found)}"
+    if kind == "string_pattern_mismatch":
+        return key, f"expected lowercase letters, digits, - and _, found {_found(found)}"
+    if kind == "string_too_short":
+        return key, "expected non-empty text"
+    if kind == "value_error":
+        return key, str(e["ctx"]["error"])
+    return key, f"{e['msg'][0].lower()}{e['msg'][1:]}, found {_found(found)}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that a location points into (for 'did you mean' hints)."""
+    from sim.events import KINDS
+
+    if not loc:
+        return Scenario
+    head = loc[0]
+    if head == "scenario":
+        return Meta
+    if head == "parameters":
+        return Parameters
+    if head == "actors" and len(loc) >= 3:
+        return GreatPower if loc[2] == "great_power" else SmallState if loc[2] == "small_state" else None
+    if head == "events" and len(loc) >= 3:
+        return KINDS.get(loc[2])
+    return None
+
+
+def _line_of(text: str | None, key: str | None) -> int | None:
+    """Best effort: the line of a key path in the file's text (None when it cannot be told)."""
+    if not text or not key:
+        return None
+    lines = text.splitlines()
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", key)
+    pos, found, table = 0, None, []
+    for part in parts:
+        if part.startswith("["):
+            n, count = int(part[1:-1]), -1
+            header = re.compile(rf"^\s*\[\[\s*{re.escape('.'.join(table))}\s*\]\]")
+            for i in range(pos, len(lines)):
+                if header.match(lines[i]):
+                    count += 1
+                    if count == n:
+                        pos, found = i, i + 1
+                        break
+            else:
+                return found
+            continue
+        table.append(part)
+        hdr = re.compile(rf"^\s*\[+\s*{re.escape('.'.join(table))}\s*\]+\s*(#.*)?$")
+        assign = re.compile(rf"^\s*(\"?){re.escape(part)}\1\s*=|[{{,]\s*(\"?){re.escape(part)}\2\s*=")
+        for i in range(pos, len(lines)):
+            if hdr.match(lines[i]) or assign.search(lines[i]):
+                pos, found = i, i + 1
+                break
+            if i > pos and re.match(r"^\s*\[", lines[i]) and found is not None and not hdr.match(lines[i]):
+                if re.match(r"^\s*\[", lines[i]):
+                    break
+    return found
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files, from the same definitions that validate them."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "hedgesim scenario"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
