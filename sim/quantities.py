@@ -34,13 +34,13 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 def parse_date(text: object) -> int:
     """Turn "2023Q3" (or the month "2023-07") into a quarter index; ValueError otherwise."""
     if not isinstance(text, str):
-        raise ValueError(f'expected a date like "2023Q3" or "2023-07", found {text!r}')
+        raise ValueError(f'expected a date like "2023Q3" or "2023-07", found {found(text)}')
     s = text.strip()
     if m := _QUARTER.match(s):
         return int(m[1]) * 4 + int(m[2]) - 1
     if (m := _MONTH.match(s)) and 1 <= int(m[2]) <= 12:
         return int(m[1]) * 4 + (int(m[2]) - 1) // 3
-    raise ValueError(f'expected a date like "2023Q3" or "2023-07", found {text!r}')
+    raise ValueError(f'expected a date like "2023Q3" or "2023-07", found {found(text)}')
 
 
 def format_date(quarter: int) -> str:
@@ -121,13 +121,22 @@ def _span(lo: float, hi: float) -> str:
     return f"a number from {lo:g} to {hi:g}"
 
 
-def _found(v: object) -> str:
-    return repr(v) if not isinstance(v, str) else f'"{v}" (text)'
+def found(v: object) -> str:
+    """How a value found in a file is shown in an error message."""
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, str):
+        return f'"{v}" (text)' if len(v) < 40 else f'"{v[:37]}..." (text)'
+    return repr(v)
 
 
 def _number(v: object, lo: float, hi: float) -> float:
     if not _is_number(v):
-        raise ValueError(f"expected {_span(lo, hi)}, found {_found(v)}")
+        raise ValueError(f"expected {_span(lo, hi)}, found {found(v)}")
     x = float(v)  # type: ignore[arg-type]
     if not math.isfinite(x):
         raise ValueError(f"expected a finite number, found {x}")

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
-from sim.quantities import Date, Number, Uncertain, format_date, parse_date
+from sim.quantities import Date, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -347,7 +347,7 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
     where = _line_of(text, "scenario.extends")
     if not isinstance(base_name, str):
         raise ScenarioError(
-            source, "scenario.extends", f"expected a file name, found {_found(base_name)}", where
+            source, "scenario.extends", f"expected a file name, found {found(base_name)}", where
         )
     base_path = (p.parent / base_name).resolve()
     if base_path in seen or base_path == p.resolve():
@@ -531,20 +531,8 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _found(v: Any) -> str:
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, str):
-        return f'"{v}" (text)' if len(v) < 40 else f'"{v[:37]}..." (text)'
-    if isinstance(v, bool):
-        return f"{str(v).lower()} (a boolean)"
-    return repr(v)
-
-
 def _describe(e: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str]:
-    loc, kind, found = tuple(e["loc"]), e["type"], e.get("input")
+    loc, kind, value = tuple(e["loc"]), e["type"], e.get("input")
     key = _key(loc)
     if kind == "missing":
         return key, "missing (required)"
@@ -561,34 +549,34 @@ def _describe(e: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str]:
     if kind == "union_tag_invalid":
         ctx = e.get("ctx", {})
         return f"{key}.{ctx.get('discriminator', '').strip(chr(39))}", (
-            f"expected one of {ctx.get('expected_tags')}, found {_found(ctx.get('tag'))}"
+            f"expected one of {ctx.get('expected_tags')}, found {found(ctx.get('tag'))}"
         )
     if kind == "union_tag_not_found":
         disc = e.get("ctx", {}).get("discriminator", "").strip("'")
         return f"{key}.{disc}", "missing (required)"
     if kind == "literal_error":
-        return key, f"expected {e['ctx']['expected']}, found {_found(found)}"
+        return key, f"expected {e['ctx']['expected']}, found {found(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return key, f"expected a whole number, found {_found(found)}"
+        return key, f"expected a whole number, found {found(value)}"
     if kind in ("string_type",):
-        return key, f"expected text, found {_found(found)}"
+        return key, f"expected text, found {found(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return key, f"expected a table, found {_found(found)}"
+        return key, f"expected a table, found {found(value)}"
     if kind == "list_type":
-        return key, f"expected a list of tables ([[{key}]]), found {_found(found)}"
+        return key, f"expected a list of tables ([[{key}]]), found {found(value)}"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[
             kind
         ]
         bound = next(iter(e["ctx"].values()))
-        return key, f"expected a value {op} {bound}, found {_found(found)}"
+        return key, f"expected a value {op} {bound}, found {found(value)}"
     if kind == "string_pattern_mismatch":
-        return key, f"expected lowercase letters, digits, - and _, found {_found(found)}"
+        return key, f"expected lowercase letters, digits, - and _, found {found(value)}"
     if kind == "string_too_short":
         return key, "expected non-empty text"
     if kind == "value_error":
         return key, str(e["ctx"]["error"])
-    return key, f"{e['msg'][0].lower()}{e['msg'][1:]}, found {_found(found)}"
+    return key, f"{e['msg'][0].lower()}{e['msg'][1:]}, found {found(value)}"
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -610,36 +598,36 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 
 def _line_of(text: str | None, key: str | None) -> int | None:
-    """Best effort: the line of a key path in the file's text (None when it cannot be told)."""
+    """Best effort: the line where a key path ("events[2].power") is set in the file's text.
+
+    Tables, arrays of tables, plain and inline keys are indexed by their full path; the longest
+    prefix of ``key`` that is found gives the line (None when nothing matches).
+    """
     if not text or not key:
         return None
-    lines = text.splitlines()
-    parts = re.findall(r"[^.\[\]]+|\[\d+\]", key)
-    pos, found, table = 0, None, []
-    for part in parts:
-        if part.startswith("["):
-            n, count = int(part[1:-1]), -1
-            header = re.compile(rf"^\s*\[\[\s*{re.escape('.'.join(table))}\s*\]\]")
-            for i in range(pos, len(lines)):
-                if header.match(lines[i]):
-                    count += 1
-                    if count == n:
-                        pos, found = i, i + 1
-                        break
-            else:
-                return found
+    index: dict[str, int] = {}
+    table, counts = "", {}
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", s):
+            counts[m[1]] = counts.get(m[1], -1) + 1
+            table = f"{m[1]}[{counts[m[1]]}]"
+        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]", s):
+            table = m[1].replace('"', "")
+        elif m := re.match(r'^"?([A-Za-z0-9_.\-]+)"?\s*=(.*)$', s):
+            path = f"{table}.{m[1]}" if table else m[1]
+            index.setdefault(path, n)
+            for inner in re.findall(r'[{,]\s*"?([A-Za-z0-9_\-]+)"?\s*=', m[2]):
+                index.setdefault(f"{path}.{inner}", n)
             continue
-        table.append(part)
-        hdr = re.compile(rf"^\s*\[+\s*{re.escape('.'.join(table))}\s*\]+\s*(#.*)?$")
-        assign = re.compile(rf"^\s*(\"?){re.escape(part)}\1\s*=|[{{,]\s*(\"?){re.escape(part)}\2\s*=")
-        for i in range(pos, len(lines)):
-            if hdr.match(lines[i]) or assign.search(lines[i]):
-                pos, found = i, i + 1
-                break
-            if i > pos and re.match(r"^\s*\[", lines[i]) and found is not None and not hdr.match(lines[i]):
-                if re.match(r"^\s*\[", lines[i]):
-                    break
-    return found
+        else:
+            continue
+        index.setdefault(table, n)
+    while key:
+        if key in index:
+            return index[key]
+        key = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", key) if re.search(r"(\.[^.\[\]]+|\[\d+\])$", key) else ""
+    return None
 
 
 def json_schema() -> dict[str, Any]:

@@ -15,3 +15,58 @@ def csp2023():
     import sim
 
     return sim.load_scenario(SCENARIOS / "csp2023.toml")
+
+
+#: A small scenario for mechanism tests: two powers ("red", "blue") and a small state ("isle"),
+#: no events unless a test adds them. Numbers are round so that effects are easy to read.
+TOY = """
+[scenario]
+name = "toy"
+title = "Toy: an island between two powers"
+start = "2000Q1"
+end = "2005Q4"
+runs = 50
+seed = 7
+
+[actors.isle]
+role = "small_state"
+name = "Isle"
+alignment = { red = 0.5, blue = 0.5 }
+dependence = { red = 0.5, blue = 0.5 }
+tier = { red = 2, blue = 2 }
+regime_pressure = 0.3
+
+[actors.red]
+role = "great_power"
+name = "Red"
+budget = 100.0
+interest = 0.8
+conditionality = 0.5
+presence = 0.1
+influence = 0.3
+
+[actors.blue]
+role = "great_power"
+name = "Blue"
+budget = 100.0
+interest = 0.8
+conditionality = 0.0
+presence = 0.1
+influence = 0.3
+
+[tension]
+default = 0.2
+"""
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """Write the toy scenario (plus extra TOML appended) to a file and load it."""
+    import sim
+
+    def make(extra: str = "", name: str = "toy.toml"):
+        path = tmp_path / name
+        path.write_text(TOY + extra)
+        return sim.load_scenario(path)
+
+    return make

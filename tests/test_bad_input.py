@@ -1,0 +1,192 @@
+"""Every kind of bad scenario ends with one line naming file, key and problem; exit code 2; no
+traceback; nothing written."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from sim.cli import main
+
+from .conftest import SCENARIOS
+
+FLAGSHIP = (SCENARIOS / "csp2023.toml").read_text()
+
+
+def edit(old: str, new: str) -> str:
+    assert old in FLAGSHIP, old
+    return FLAGSHIP.replace(old, new, 1)
+
+
+def without_table(name: str) -> str:
+    return re.sub(rf"\n\[actors\.{name}\].*?(?=\n\[)", "\n", FLAGSHIP, flags=re.S)
+
+
+CASES = {
+    # name: (file text, expected fragments of the one line: key path and problem)
+    "toml syntax": (edit("runs = 500", "runs = 500 ]"), [":16:", "TOML syntax error"]),
+    "unknown key": (
+        edit("interest = 0.9", "interst = 0.9"),
+        ["actors.china.interst", "did you mean 'interest'"],
+    ),
+    "unknown table": (FLAGSHIP + "\n[extras]\nx = 1\n", ["extras", "unknown table"]),
+    "wrong type": (edit("budget = 235.0", 'budget = "lots"'), ["actors.china.budget", 'found "lots"']),
+    "boolean for number": (edit("budget = 235.0", "budget = true"), ["actors.china.budget", "found true"]),
+    "out of range": (
+        edit("interest = 0.9", "interest = 1.9"),
+        ["actors.china.interest", "from 0 to 1", "1.9"],
+    ),
+    "negative runs": (edit("runs = 500", "runs = -5"), ["scenario.runs", ">= 1"]),
+    "nan": (edit("interest = 0.9", "interest = nan"), ["actors.china.interest", "finite"]),
+    "infinite": (edit("budget = 235.0", "budget = inf"), ["actors.china.budget", "finite"]),
+    "nan in a distribution": (
+        edit("inertia = { low = 0.15, high = 0.25 }", "inertia = { low = nan, high = 0.25 }"),
+        ["parameters.inertia", "finite"],
+    ),
+    "unknown actor in event": (edit('power = "japan"', 'power = "korea"'), ["events[2].power", "'korea'"]),
+    "small state as event power": (
+        edit('power = "japan"', 'power = "cambodia"'),
+        ["events[2].power", "small state"],
+    ),
+    "unknown actor in tension": (
+        edit("china-us = 0.5", "china-korea = 0.5"),
+        ["tension.china-korea", "'korea'"],
+    ),
+    "unknown shock target": (
+        edit('target = "tension.cambodia-us"', 'target = "tension.cambodia-mars"'),
+        ["events[0].target", "tension"],
+    ),
+    "event outside horizon": (
+        edit('date = "2026-01"', 'date = "2027-01"'),
+        ["events[17].date", "outside the horizon"],
+    ),
+    "bad date": (edit('start = "2020Q1"', 'start = "2020Q5"'), ["scenario.start", '"2023Q3"']),
+    "end before start": (edit('end = "2026Q4"', 'end = "2019Q4"'), ["scenario.end", "after start"]),
+    "duplicate actor": (FLAGSHIP + '\n[actors.china]\nrole = "great_power"\n', ["Cannot declare", "twice"]),
+    "duplicate dyad": (edit("china-us = 0.5", "china-us = 0.5\nus-china = 0.4"), ["given twice"]),
+    "no small state": (without_table("cambodia"), ["actors", "no small state"]),
+    "no power": (without_table("china").replace("[actors.japan]", "[actors.x]"), ["actors"]),
+    "one power only": (
+        re.sub(r"\n\[actors\.(japan|us)\].*?(?=\n\[)", "\n", FLAGSHIP, flags=re.S),
+        ["actors", 'expected at least two actors with role = "great_power", found 1'],
+    ),
+    "shares do not sum to 1": (
+        edit(
+            "alignment = { china = 0.57, japan = 0.29, us = 0.14 }",
+            "alignment = { china = 0.57, japan = 0.29, us = 0.24 }",
+        ),
+        ["actors.cambodia.alignment", "sum to 1"],
+    ),
+    "unknown event kind": (edit('kind = "port_call"', 'kind = "port_cal"'), ["events[2].kind", "port_cal"]),
+    "bad tier": (edit("tier = 1\n", "tier = 4\n"), ["events[4].tier", "found 4"]),
+    "inverted range": (
+        edit("inertia = { low = 0.15, high = 0.25 }", "inertia = { low = 0.35, high = 0.25 }"),
+        ["parameters.inertia", "low <= high"],
+    ),
+    "unknown distribution": (
+        edit("inertia = { low = 0.15, high = 0.25 }", "inertia = { min = 0.1 }"),
+        ["parameters.inertia", "distribution"],
+    ),
+    "bad actor id": (
+        FLAGSHIP.replace("actors.us]", "actors.US]").replace("us = ", "US = "),
+        ["actors.US", "lowercase"],
+    ),
+    "empty file": ("", ["is empty"]),
+    "blank file": ("\n  \n", ["is empty"]),
+    "not text": (b"\xff\xfe\x00", ["not UTF-8"]),
+}
+
+
+def run_cli(args, cwd):
+    """Invoke the CLI in-process, from an empty working folder inside ``cwd``."""
+    work = cwd / "work"
+    work.mkdir(exist_ok=True)
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        res = CliRunner().invoke(main, args)
+    finally:
+        os.chdir(here)
+    res.leftovers = sorted(p.name for p in work.iterdir())
+    return res
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_scenario_gives_one_line_and_exit_2(tmp_path, case):
+    text, fragments = CASES[case]
+    path = tmp_path / "bad.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    out = tmp_path / "out"
+    res = run_cli(["run", str(path), "--out", str(out)], tmp_path)
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1, res.output
+    assert "Traceback" not in res.output
+    assert lines[0].startswith(f"hedgesim: {path}")  # the file comes first
+    for frag in fragments:
+        assert frag in lines[0], (frag, lines[0])
+    assert not out.exists()  # nothing written
+    assert res.leftovers == []  # no results/ folder, no temporary folders
+
+
+@pytest.mark.parametrize("what", ["missing", "directory"])
+def test_missing_file_or_directory(tmp_path, what):
+    path = tmp_path / ("nothere.toml" if what == "missing" else "adir")
+    if what == "directory":
+        path.mkdir()
+    res = run_cli(["run", str(path), "--out", str(tmp_path / "out")], tmp_path)
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and str(path) in res.output
+    assert ("no such file" if what == "missing" else "is a directory") in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    """Root reads any file, so permission is simulated: the error is reported, not raised."""
+    from pathlib import Path
+
+    path = tmp_path / "locked.toml"
+    path.write_text(FLAGSHIP)
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    res = run_cli(["run", str(path)], tmp_path)
+    assert res.exit_code == 2 and "cannot be read (Permission denied)" in res.output
+
+
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ("inertia=2", "--set inertia: expected a number from 0 to 1"),
+        ("inertai=0.2", "--set inertai: unknown key (did you mean 'inertia'?)"),
+        ("actors.japan.budget=-1", "--set actors.japan.budget: expected a number from 0"),
+        ("novalue", "expected key=value"),
+        ("scenario.runs=0", "--set scenario.runs: expected a value >= 1"),
+    ],
+)
+def test_bad_override(tmp_path, setting, fragment):
+    res = run_cli(
+        ["run", str(SCENARIOS / "csp2023.toml"), "--set", setting, "--out", str(tmp_path / "o")], tmp_path
+    )
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert fragment in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_extends(tmp_path):
+    (tmp_path / "a.toml").write_text('[scenario]\nextends = "nothere.toml"\n')
+    res = run_cli(["run", str(tmp_path / "a.toml")], tmp_path)
+    assert res.exit_code == 2 and "scenario.extends: no such scenario file 'nothere.toml'" in res.output
+    (tmp_path / "b.toml").write_text(
+        f'[scenario]\nextends = "{SCENARIOS / "csp2023.toml"}"\ndrop_events = ["nope"]\n'
+    )
+    res = run_cli(["run", str(tmp_path / "b.toml")], tmp_path)
+    assert res.exit_code == 2 and "has no event titled 'nope'" in res.output
+    (tmp_path / "c.toml").write_text('[scenario]\nextends = "c.toml"\n')
+    res = run_cli(["run", str(tmp_path / "c.toml")], tmp_path)
+    assert res.exit_code == 2 and "extends itself" in res.output
