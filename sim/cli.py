@@ -35,7 +35,24 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """The command group; it keeps the command line as typed, for the results' manifest."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        argv = list(args)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["argv"] = argv
+        return ctx
+
+
+def command_line() -> str:
+    """The command as typed, e.g. "hedgesim run scenarios/csp2023.toml --runs 100"."""
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.find_root().meta.get("argv", sys.argv[1:]) if ctx else sys.argv[1:]
+    return "hedgesim " + shlex.join(argv)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="hedgesim")
 def main() -> None:
     """Simulate how a small state hedges between great powers.
@@ -97,7 +114,7 @@ def run(
     folder = out if out is not None else default_folder(sc.name)
     check_folder(folder, force)  # before the work, not after
     ens = run_ensemble(sc, runs=runs, seed=seed, progress=False if quiet else None)
-    command = "hedgesim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     import os
 
     write_results(

@@ -32,14 +32,19 @@ def _mix_int(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array, in place (numpy's uint64 arithmetic wraps)."""
+def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """SplitMix64 finaliser on a uint64 array, in place (numpy's uint64 arithmetic wraps).
+
+    ``tmp``, a scratch array of x's shape, saves the temporaries of the shifts.
+    """
+    tmp = np.empty_like(x) if tmp is None else tmp
     x += np.uint64(_GOLDEN)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(_C1)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(_C2)
-    x ^= x >> np.uint64(31)
+    for shift, mult in ((30, _C1), (27, _C2)):
+        np.right_shift(x, np.uint64(shift), out=tmp)
+        x ^= tmp
+        x *= np.uint64(mult)
+    np.right_shift(x, np.uint64(31), out=tmp)
+    x ^= tmp
     return x
 
 
@@ -65,11 +70,11 @@ class Streams:
         self._base = _mix(self.runs.astype(np.uint64) * np.uint64(_GOLDEN) + np.uint64(seed_key))
         self._buffers: tuple[np.ndarray, ...] | None = None
 
-    def _hash(self, keys: np.ndarray, step: int, out: np.ndarray) -> np.ndarray:
+    def _hash(self, keys: np.ndarray, step: int, out: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
         """Hashes of shape (len(keys), runs) for stream keys at one step, into ``out``."""
         step_keys = np.array([_mix_int(int(k) ^ (step * _C1 & _M64)) for k in keys], dtype=np.uint64)
         np.add(self._base[None, :], step_keys[:, None], out=out)
-        return _mix(out)
+        return _mix(out, tmp)
 
     def uniform(self, name: str, step: int = 0) -> np.ndarray:
         """Uniform draws in (0, 1), one per run."""
@@ -97,15 +102,13 @@ class Streams:
                 np.empty(shape),
             )
         h, tmp, u1, u2, x2, acc = self._buffers
-        self._hash(keys, step, h)
+        self._hash(keys, step, h, tmp)
         np.right_shift(h, np.uint64(32), out=tmp)
-        u1[...] = tmp
-        u1 += 0.5
-        u1 *= 2.0**-32
+        np.multiply(tmp, 2.0**-32, out=u1)  # (k + 0.5) / 2^32 for the upper 32 bits k
+        u1 += 2.0**-33
         np.bitwise_and(h, np.uint64(0xFFFFFFFF), out=tmp)
-        u2[...] = tmp
-        u2 += 0.5
-        u2 *= 2.0**-32
+        np.multiply(tmp, 2.0**-32, out=u2)
+        u2 += 2.0**-33
         np.log(u1, out=u1)
         u1 *= -2.0
         np.sqrt(u1, out=u1)

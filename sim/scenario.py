@@ -635,6 +635,13 @@ def json_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "hedgesim scenario"
+    # A file that extends another may leave out what it inherits: actors, start and end are
+    # required only when there is no `extends`.
+    schema["required"] = [k for k in schema["required"] if k != "actors"]
+    meta = schema["$defs"]["Meta"]
+    meta["required"] = [k for k in meta["required"] if k not in ("start", "end")]
+    schema["if"] = {"properties": {"scenario": {"not": {"required": ["extends"]}}}}
+    schema["then"] = {"required": ["actors"], "properties": {"scenario": {"required": ["start", "end"]}}}
     return schema
 
 

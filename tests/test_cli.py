@@ -1,0 +1,134 @@
+"""`hedgesim run` end to end, in-process (CliRunner) and into tmp_path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import sim
+from sim.cli import main
+
+from .conftest import SCENARIOS
+
+CSP = str(SCENARIOS / "csp2023.toml")
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_run_writes_the_results_folder(tmp_path):
+    out = tmp_path / "r"
+    res = invoke("run", CSP, "--runs", "40", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    figures = {f"figures/{g}.{e}" for g in ("influence", "aid", "alignment", "hedging", "tension") for e in ("png", "svg")}
+    assert names == {"manifest.json", "scenario.json", "summary.csv", "trajectories.npy"} | figures
+    # the digest: end values with their spread, and where the files went
+    assert "At 2026Q4: median [90% of runs]" in res.output and "hedging index" in res.output
+    assert str(out) in res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runs"] == 40 and manifest["seed"] == 20231216 and manifest["seed_origin"] == "scenario"
+    assert manifest["scenario"]["sha256"] == sim.load_scenario(CSP).sha256
+    assert set(manifest["versions"]) >= {"hedgesim", "mesa", "numpy", "python"}
+    assert manifest["command"].startswith("hedgesim run")
+    assert manifest["dates"][0] == "2020Q1" and manifest["dates"][-1] == "2026Q4"
+
+
+def test_summary_is_tidy_and_matches_the_runs(tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", CSP, "--runs", "30", "--out", str(out), "-q", "--no-figures").exit_code == 0
+    df = pd.read_csv(out / "summary.csv")
+    assert list(df.columns) == ["date", "step", "variable", "mean", "sd", "p05", "p25", "p50", "p75", "p95"]
+    traj = np.load(out / "trajectories.npy")  # (variable, run, step)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert traj.shape == (len(manifest["variables"]), 30, 28)
+    i = manifest["variables"].index("japan.influence")
+    row = df[(df.variable == "japan.influence") & (df.date == "2026Q4")].iloc[0]
+    assert row["mean"] == pytest.approx(traj[i, :, -1].mean(), rel=1e-9)
+    assert row["p50"] == pytest.approx(np.median(traj[i, :, -1]), rel=1e-9)
+    assert row["p05"] <= row["p25"] <= row["p50"] <= row["p75"] <= row["p95"]
+
+
+def test_csv_trajectories_and_load_results_round_trip(tmp_path):
+    for fmt in ("csv", "npy"):
+        out = tmp_path / fmt
+        assert invoke("run", CSP, "--runs", "6", "--out", str(out), "-q", "--no-figures", "--format", fmt).exit_code == 0
+        back = sim.load_results(out)
+        again = sim.run(sim.load_scenario(CSP), runs=6)
+        assert back.variables == again.variables and back.seed == again.seed
+        assert np.allclose(back.values("cambodia.hedging_index"), again.values("cambodia.hedging_index"), rtol=1e-9)
+    df = pd.read_csv(tmp_path / "csv" / "trajectories.csv")
+    assert list(df.columns) == ["run", "date", "step", "variable", "value"]
+
+
+def test_never_overwrites_without_force(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    res = invoke("run", CSP, "--runs", "5", "--out", str(out), "-q", "--no-figures")
+    assert res.exit_code == 2 and "not empty" in res.output and "--force" in res.output
+    assert (out / "keep.txt").read_text() == "mine"
+    res = invoke("run", CSP, "--runs", "5", "--out", str(out), "-q", "--no-figures", "--force")
+    assert res.exit_code == 0 and not (out / "keep.txt").exists() and (out / "summary.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary folders left
+
+
+def test_default_folder_is_new_each_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert invoke("run", CSP, "--runs", "3", "-q", "--no-figures").exit_code == 0
+    runs = sorted((tmp_path / "results" / "csp2023").iterdir())
+    assert len(runs) == 2 and all((r / "manifest.json").exists() for r in runs)
+
+
+def test_set_overrides_reach_the_model(tmp_path):
+    out = tmp_path / "r"
+    res = invoke("run", CSP, "--runs", "5", "--out", str(out), "-q", "--no-figures", "--set", "inertia=0",
+                 "--set", "scenario.seed=99")
+    assert res.exit_code == 0, res.output
+    traj = np.load(out / "trajectories.npy")
+    manifest = json.loads((out / "manifest.json").read_text())
+    i = manifest["variables"].index("cambodia.alignment.china")
+    assert np.all(traj[i] == traj[i][:, :1])  # inertia 0: alignment never moves
+    assert manifest["seed"] == 99
+    assert json.loads((out / "scenario.json").read_text())["parameters"]["inertia"] == 0
+
+
+def test_seed_option_beats_the_scenario_seed(tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", CSP, "--runs", "3", "--seed", "5", "--out", str(out), "-q", "--no-figures").exit_code == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["seed"] == 5 and m["seed_origin"] == "given"
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
+    """A crash half-way through writing (here: in the figures) leaves no folder behind."""
+    import sim.plots
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim.plots, "save_figures", boom)
+    out = tmp_path / "r"
+    with pytest.raises(RuntimeError):
+        sim.write_results(sim.run(sim.load_scenario(CSP), runs=3), out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_is_quick_because_imports_are_lazy():
+    """`hedgesim --help` loads neither numpy, Mesa nor matplotlib."""
+    code = "import sys, sim.cli; print(sorted(m for m in ('numpy', 'mesa', 'matplotlib', 'pandas') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_bad_options_exit_2(tmp_path):
+    assert invoke("run", CSP, "--runs", "0").exit_code == 2
+    assert invoke("run", CSP, "--format", "xls").exit_code == 2

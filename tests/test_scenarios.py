@@ -1,0 +1,84 @@
+"""Every bundled scenario loads and runs; the JSON Schema is current; overrides and counterfactuals."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+
+import sim
+from sim.scenario import json_schema_text
+
+from .conftest import SCENARIOS
+
+FILES = sorted(SCENARIOS.glob("*.toml"))
+
+
+def test_there_are_scenarios():
+    assert {"csp2023", "no_csp", "history_2010"} <= {p.stem for p in FILES}
+    assert len(FILES) >= 5
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_scenario_loads_and_runs(path):
+    sc = sim.load_scenario(path)
+    assert sc.name == path.stem  # the name matches the file, so results folders are findable
+    ens = sim.run(sc, runs=8)
+    assert ens.data.shape == (len(ens.variables), sc.steps + 1, 8)
+    assert np.all(np.isfinite(ens.data))
+    for ev in sc.events:
+        assert ev.source, f"{path.name}: event {ev.title!r} has no source"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_scenario_matches_the_json_schema(path):
+    jsonschema = pytest.importorskip("jsonschema")
+    raw = tomllib.loads(path.read_text())
+    jsonschema.validate(raw, json.loads((SCENARIOS / "scenario.schema.json").read_text()))
+
+
+def test_json_schema_file_is_current():
+    """The shipped schema is generated from the same definitions that validate files."""
+    assert (SCENARIOS / "scenario.schema.json").read_text() == json_schema_text()
+
+
+def test_counterfactual_drops_only_its_events(csp2023):
+    no = sim.load_scenario(SCENARIOS / "no_csp.toml")
+    assert [e.title for e in csp2023.events if e.title != "Japan-Cambodia CSP"] == [e.title for e in no.events]
+    assert no.actors == csp2023.actors and no.parameters == csp2023.parameters
+    assert no.sha256 != csp2023.sha256 and len(no.sha256) == 64
+
+
+def test_overrides_change_values_and_keep_the_file(csp2023):
+    sc = csp2023.with_overrides({"inertia": 0.3, "actors.japan.budget": 200, "scenario.runs": 10})
+    assert sc.parameters.inertia == 0.3 and sc.actors["japan"].budget == 200 and sc.scenario.runs == 10
+    assert csp2023.parameters.inertia != 0.3  # the original is untouched
+    assert sc.sha256 == csp2023.sha256 and sc.source == csp2023.source
+
+
+def test_run_takes_overrides_as_keywords(csp2023):
+    a = sim.run(csp2023, runs=5, seed=1, inertia=0.0)
+    assert np.all(a.values("cambodia.alignment.china") == a.values("cambodia.alignment.china")[:, :1])
+
+
+def test_distribution_draws_follow_their_form(toy):
+    """Uniform, normal and triangular parameters are drawn per run within their bounds."""
+    sc = toy('\n[parameters]\ninertia = { low = 0.1, high = 0.3 }\ntemperature = { mean = 0.6, sd = 0.1 }\n'
+             'influence_rate = { low = 0.1, mode = 0.15, high = 0.3 }\n')
+    from sim.model import HedgingModel
+
+    m = HedgingModel(sc, 4000, seed=1)
+    assert 0.1 <= m.p.inertia.min() and m.p.inertia.max() <= 0.3 and abs(m.p.inertia.mean() - 0.2) < 0.005
+    assert abs(m.p.temperature.mean() - 0.6) < 0.01 and abs(m.p.temperature.std() - 0.1) < 0.01
+    assert abs(m.p.influence_rate.mean() - (0.1 + 0.15 + 0.3) / 3) < 0.005
+
+
+def test_dates_accept_months_and_quarters():
+    from sim.quantities import format_date, parse_date
+
+    assert parse_date("2023Q3") == parse_date("2023-07") == parse_date("2023-09")
+    assert format_date(parse_date("2023-12")) == "2023Q4"
+    with pytest.raises(ValueError):
+        parse_date("2023-13")
