@@ -52,8 +52,10 @@ class GreatPower(mesa.Agent):
         ``lead`` is the largest rival influence above this power's own: competitive aid giving, as
         with Chinese and Japanese finance in mainland Southeast Asia (Luo & Kheang Un 2021).
         Conditional donors give less the more the government is under governance criticism.
-        The log-normal noise has mean 1, so noise does not shift the mean flow; ``eps=None`` gives
-        the flow without noise (the initial state).
+        The log-normal noise has mean 1, so noise does not shift the mean flow; its sd is the
+        power's own ``aid_noise`` where the scenario gives one (China's flows are volatile, Japan's
+        steady: stylized fact 4), else the parameter. ``eps=None`` gives the flow without noise
+        (the initial state).
         """
         m, p, i = self.model, self.model.p, self.index
         rival = m.rival_max(cur.influence, i)
@@ -65,18 +67,21 @@ class GreatPower(mesa.Agent):
         out *= m.aid_base[i]
         out *= 1.0 - m.conditionality[i] * cur.regime
         if eps is not None:
-            out *= np.exp(p.aid_noise * eps - 0.5 * p.aid_noise * p.aid_noise)
+            sd = m.aid_noise[i]
+            out *= np.exp(sd * eps - 0.5 * sd * sd)
         out += m.holds.aid_add[i]
         np.maximum(out, 0.0, out=out)
 
     def update_influence(self, cur: State, nxt: State, share: np.ndarray) -> None:
-        """Process 2, influence: a stock that moves toward a target and decays without upkeep.
+        """Process 2, influence: a stock that moves toward a target, so it fades without upkeep.
 
         target = (w_aid * aid share + w_align * alignment + w_pres * presence + w_tier * c) / sum(w)
         influence += influence_rate * (target - influence)
 
         Influence as resources (aid), access (presence), institutional ties (tier) and the small
-        state's own leaning, after Kuik 2016's reading of China's "legitimation" strategies.
+        state's own leaning, after Kuik 2016's reading of China's "legitimation" strategies. There
+        is no separate decay term: when aid, presence or ties fall, the target falls and influence
+        follows it down at the same rate.
         """
         m, p, i = self.model, self.model.p, self.index
         out = nxt.influence[i]
@@ -144,7 +149,7 @@ class SmallState(mesa.Agent):
         """
         m, p = self.model, self.model.p
         s, tens = m.small_dyads, cur.tension
-        threat = [m.capability[j] * (m.proximity[j] + m.presence[j] + tens[s[j]]) / 3.0 for j in m.pidx]
+        threat = self.threats(cur)
         utils = nxt.alignment  # used as scratch for the utilities, then overwritten
         for i in m.pidx:
             u = utils[i]
@@ -163,6 +168,18 @@ class SmallState(mesa.Agent):
         utils -= cur.alignment
         utils *= p.inertia
         utils += cur.alignment
+
+    def threats(self, state: State) -> list[np.ndarray]:
+        """Perceived threat from each power, after Walt (1987): aggregate power times the mean of
+        proximity, offensive capability on site (presence) and intentions (tension with it).
+
+        threat_j = capability_j * (proximity_j + presence_j + tension_j,s) / 3
+        """
+        m = self.model
+        return [
+            m.capability[j] * (m.proximity[j] + m.presence[j] + state.tension[m.small_dyads[j]]) / 3.0
+            for j in m.pidx
+        ]
 
     def update_dependence(self, cur: State, nxt: State, share: np.ndarray) -> None:
         """Dependence drifts slowly toward a mix of structural ties and aid shares.

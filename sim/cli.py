@@ -127,10 +127,10 @@ def run(
         workers=min(2, os.cpu_count() or 1),
     )
     if not quiet:
-        click.echo(digest(ens, folder))
+        click.echo(digest(ens, folder, figures=not no_figures))
 
 
-def digest(ens: Any, folder: Path) -> str:
+def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     """A few lines: what ran, the key end values with their spread, where the files went."""
     import numpy as np
 
@@ -164,7 +164,7 @@ def digest(ens: Any, folder: Path) -> str:
         (v for v in ens.variables if v.startswith("tension.")), key=lambda v: -float(np.median(ens.final(v)))
     )[:3]
     lines.append("  highest tension  " + ", ".join(f"{v.removeprefix('tension.')} {cell(v)}" for v in dyads))
-    lines.append(f"Results in {folder}/ (summary.csv, manifest.json, figures/)")
+    lines.append(f"Results in {folder}/ (summary.csv, manifest.json{', figures/' if figures else ''})")
     return "\n".join(lines)
 
 

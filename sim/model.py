@@ -29,7 +29,7 @@ import numpy as np
 from sim.agents import GreatPower, SmallState, hedging_index
 from sim.events import SHOCK_ATTRIBUTES
 from sim.noise import Streams, stream_key
-from sim.quantities import resolve
+from sim.quantities import format_date, parse_date, resolve
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,9 +86,8 @@ class HedgingModel(mesa.Model):
         # Parameters: numbers stay scalars, distributions become one value per run.
         self.p = SimpleNamespace(**{k: resolve(v, self.streams, f"param/{k}") for k, v in spec.parameters})
         p = self.p
-        self.influence_norm = 1.0 / (
-            p.influence_aid + p.influence_alignment + p.influence_presence + p.influence_tier
-        )
+        weights = p.influence_aid + p.influence_alignment + p.influence_presence + p.influence_tier
+        self.influence_norm = 1.0 / np.maximum(weights, 1e-12)  # > 0 by validation; guarded anyway
 
         # Agents (Mesa registers them with the model).
         self.powers = [GreatPower(self, k, spec.actors[k].name, i) for i, k in enumerate(powers)]
@@ -104,6 +103,7 @@ class HedgingModel(mesa.Model):
             "conditionality": col([a.conditionality for a in gp]),
             "presence": col([a.presence for a in gp]),
         }
+        self.aid_noise = [p.aid_noise if a.aid_noise is None else a.aid_noise for a in gp]
         self.capability = col([a.capability for a in gp])
         self.proximity = col([a.proximity for a in gp])
         self.base_tier = np.array([st.tier.get(k, 3) for k in powers])
@@ -118,7 +118,7 @@ class HedgingModel(mesa.Model):
         # Events: resolve magnitudes per run, index them by the steps they start and end.
         self.events = []
         for ev in spec.events:
-            key = f"event/{ev.date}/{ev.kind}/{ev.title}"
+            key = f"event/{format_date(parse_date(ev.date))}/{ev.kind}/{ev.title}"
             values = {f: resolve(getattr(ev, f), self.streams, f"{key}/{f}") for f in ev.uncertain}
             start = spec.event_step(ev)
             dur = ev.duration if ev.duration is not None else ev.default_duration
@@ -156,6 +156,7 @@ class HedgingModel(mesa.Model):
             + [f"{k}.presence" for k in powers]
             + [f"{small}.alignment.{k}" for k in powers]
             + [f"{small}.dependence.{k}" for k in powers]
+            + [f"{small}.threat.{k}" for k in powers]
             + [f"{small}.hedging_index", f"{small}.autonomy", f"{small}.regime_pressure"]
             + [f"tension.{a}-{b}" for a, b in ctx.dyads]
         )
@@ -185,7 +186,7 @@ class HedgingModel(mesa.Model):
         """Rebuild the holds and the attributes derived from them (only on event dates)."""
         P, D, n = len(self.powers), len(self.ctx.dyads), self.run_ids.size  # noqa: N806
         h = self.holds = Holds(self.base_tier, P, D, n)
-        for k in sorted(self._active):
+        for k in sorted(self._active, key=lambda k: (self.events[k][2], k)):  # by date, then file order
             ev, values, _, _ = self.events[k]
             ev.hold(h, self.ctx, values)
         eff = {a: self.base[a] * getattr(h, f"{a}_scale") + getattr(h, f"{a}_add") for a in SHOCK_ATTRIBUTES}
@@ -261,10 +262,11 @@ class HedgingModel(mesa.Model):
         rec[2 * P : 3 * P, t] = self.presence
         rec[3 * P : 4 * P, t] = s.alignment
         rec[4 * P : 5 * P, t] = s.dependence
-        rec[5 * P, t] = hedging_index(s.alignment)
-        rec[5 * P + 1, t] = 1.0 - s.dependence.max(axis=0)
-        rec[5 * P + 2, t] = s.regime
-        rec[5 * P + 3 :, t] = s.tension
+        rec[5 * P : 6 * P, t] = self.small_state.threats(s)
+        rec[6 * P, t] = hedging_index(s.alignment)
+        rec[6 * P + 1, t] = 1.0 - s.dependence.max(axis=0)
+        rec[6 * P + 2, t] = s.regime
+        rec[6 * P + 3 :, t] = s.tension
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Step to the end of the horizon, calling ``progress(step, steps)`` after each step."""

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
-from sim.quantities import Date, Number, Uncertain, format_date, found, parse_date
+from sim.quantities import Date, Dist, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -73,6 +73,9 @@ class GreatPower(BaseModel):
     influence: Number(0, 1) = Field(0.2, description="Initial influence over the small state (0..1).")
     capability: Number(0, 1) = Field(0.5, description="Aggregate power, relative to the strongest (Walt).")
     proximity: Number(0, 1) = Field(0.5, description="Geographic proximity to the small state (Walt).")
+    aid_noise: Number(0, 2) | None = Field(
+        None, description="Sd of the log-normal noise on its aid (volatility); default: parameters.aid_noise."
+    )
 
 
 Tier = Literal[1, 2, 3]
@@ -174,9 +177,16 @@ class Parameters(BaseModel):
     @model_validator(mode="after")
     def _weights(self) -> Parameters:
         names = ("influence_aid", "influence_alignment", "influence_presence", "influence_tier")
-        if all(getattr(self, n) == 0 for n in names):
-            raise ValueError("the four influence_* weights cannot all be 0")
+        if all(_highest(getattr(self, n)) == 0 for n in names):
+            raise ValueError("the four influence_* weights cannot all be 0 (influence would have no target)")
         return self
+
+
+def _highest(v: float | Dist) -> float:
+    """The largest value a fixed number or a distribution can take."""
+    if isinstance(v, Dist):
+        return v.b if v.form != "normal" else v.bounds[1]
+    return v
 
 
 class Scenario(BaseModel):
@@ -242,8 +252,11 @@ class Scenario(BaseModel):
         return Context(self.powers, self.small)
 
     def tension_of(self, a: str, b: str) -> float:
-        key = f"{a}-{b}" if a < b else f"{b}-{a}"
-        return self.tension.get(key, self.tension.get("default", 0.1))
+        """Initial (and baseline) tension of a dyad, written "a-b" or "b-a" in the file."""
+        for key in (f"{a}-{b}", f"{b}-{a}"):
+            if key in self.tension:
+                return self.tension[key]
+        return self.tension.get("default", 0.1)
 
     def raw(self) -> dict[str, Any]:
         """A deep copy of the scenario as plain TOML data (what the file said, plus overrides)."""
