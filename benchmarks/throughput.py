@@ -58,19 +58,39 @@ def main() -> None:
     rows = []
     for runs in (1, 100, 10_000):
         rate, secs = throughput(runs, args.repeat)
-        rows.append({"measure": f"run-steps/s, {runs} runs", "value": round(rate), "unit": "run-steps/s",
-                     "seconds": round(secs, 4)})
+        rows.append(
+            {
+                "measure": f"run-steps/s, {runs} runs",
+                "value": round(rate),
+                "unit": "run-steps/s",
+                "seconds": round(secs, 4),
+            }
+        )
     exe = Path(sys.executable).parent / "hedgesim"
     imports = run_cli = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeat):  # alternate, so both see the same machine load
             imports = min(imports, wall([sys.executable, "-c", "import mesa, matplotlib.pyplot"], 1))
             run_cli = min(run_cli, wall([str(exe), "run", str(CSP), "--out", f"{tmp}/r{k}", "-q"], 1))
-    rows.append({"measure": "import mesa, matplotlib.pyplot", "value": round(imports, 3), "unit": "s", "seconds": imports})
-    rows.append({"measure": "hedgesim run csp2023 (default runs)", "value": round(run_cli, 3), "unit": "s",
-                 "seconds": run_cli})
+    rows.append(
+        {
+            "measure": "import mesa, matplotlib.pyplot",
+            "value": round(imports, 3),
+            "unit": "s",
+            "seconds": imports,
+        }
+    )
+    rows.append(
+        {
+            "measure": "hedgesim run csp2023 (default runs)",
+            "value": round(run_cli, 3),
+            "unit": "s",
+            "seconds": run_cli,
+        }
+    )
     rows.append({"measure": "run / import", "value": round(run_cli / imports, 2), "unit": "x", "seconds": ""})
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    machine = platform.processor() or platform.machine()
+    print(f"{machine}, {os.cpu_count()} cores, Python {platform.python_version()}")
     width = max(len(r["measure"]) for r in rows)
     for r in rows:
         value = f"{r['value']:,}" if isinstance(r["value"], int) else f"{r['value']}"

@@ -70,7 +70,9 @@ class Streams:
         self._base = _mix(self.runs.astype(np.uint64) * np.uint64(_GOLDEN) + np.uint64(seed_key))
         self._buffers: tuple[np.ndarray, ...] | None = None
 
-    def _hash(self, keys: np.ndarray, step: int, out: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    def _hash(
+        self, keys: np.ndarray, step: int, out: np.ndarray, tmp: np.ndarray | None = None
+    ) -> np.ndarray:  # noqa: E501
         """Hashes of shape (len(keys), runs) for stream keys at one step, into ``out``."""
         step_keys = np.array([_mix_int(int(k) ^ (step * _C1 & _M64)) for k in keys], dtype=np.uint64)
         np.add(self._base[None, :], step_keys[:, None], out=out)

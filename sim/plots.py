@@ -51,9 +51,10 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
     if group == "hedging":
         lines = [
             (f"{small}.hedging_index", "hedging index", "#333333"),
-            (f"{small}.autonomy", "autonomy (1 - largest dependence)", "#999999"),
+            (f"{small}.autonomy", "autonomy", "#999999"),
         ]
-        return lines, f"{sname}: hedging index and autonomy", "index (0 to 1; autonomy = 1 - largest dependence)"
+        ylabel = "index (0 to 1); autonomy = 1 - largest dependence"
+        return lines, f"{sname}: hedging index and autonomy", ylabel
     if group == "tension":
         dyads = sorted(v for v in ens.variables if v.startswith("tension."))
         spare = iter(DYAD_COLOURS * 4)

@@ -28,7 +28,11 @@ def test_run_writes_the_results_folder(tmp_path):
     res = invoke("run", CSP, "--runs", "40", "--out", str(out))
     assert res.exit_code == 0, res.output
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    figures = {f"figures/{g}.{e}" for g in ("influence", "aid", "alignment", "hedging", "tension") for e in ("png", "svg")}
+    figures = {
+        f"figures/{g}.{e}"
+        for g in ("influence", "aid", "alignment", "hedging", "tension")
+        for e in ("png", "svg")
+    }
     assert names == {"manifest.json", "scenario.json", "summary.csv", "trajectories.npy"} | figures
     # the digest: end values with their spread, and where the files went
     assert "At 2026Q4: median [90% of runs]" in res.output and "hedging index" in res.output
@@ -59,11 +63,18 @@ def test_summary_is_tidy_and_matches_the_runs(tmp_path):
 def test_csv_trajectories_and_load_results_round_trip(tmp_path):
     for fmt in ("csv", "npy"):
         out = tmp_path / fmt
-        assert invoke("run", CSP, "--runs", "6", "--out", str(out), "-q", "--no-figures", "--format", fmt).exit_code == 0
+        assert (
+            invoke(
+                "run", CSP, "--runs", "6", "--out", str(out), "-q", "--no-figures", "--format", fmt
+            ).exit_code
+            == 0
+        )
         back = sim.load_results(out)
         again = sim.run(sim.load_scenario(CSP), runs=6)
         assert back.variables == again.variables and back.seed == again.seed
-        assert np.allclose(back.values("cambodia.hedging_index"), again.values("cambodia.hedging_index"), rtol=1e-9)
+        assert np.allclose(
+            back.values("cambodia.hedging_index"), again.values("cambodia.hedging_index"), rtol=1e-9
+        )
     df = pd.read_csv(tmp_path / "csv" / "trajectories.csv")
     assert list(df.columns) == ["run", "date", "step", "variable", "value"]
 
@@ -90,8 +101,20 @@ def test_default_folder_is_new_each_time(tmp_path, monkeypatch):
 
 def test_set_overrides_reach_the_model(tmp_path):
     out = tmp_path / "r"
-    res = invoke("run", CSP, "--runs", "5", "--out", str(out), "-q", "--no-figures", "--set", "inertia=0",
-                 "--set", "scenario.seed=99")
+    res = invoke(
+        "run",
+        CSP,
+        "--runs",
+        "5",
+        "--out",
+        str(out),
+        "-q",
+        "--no-figures",
+        "--set",
+        "inertia=0",
+        "--set",
+        "scenario.seed=99",
+    )
     assert res.exit_code == 0, res.output
     traj = np.load(out / "trajectories.npy")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -103,7 +126,10 @@ def test_set_overrides_reach_the_model(tmp_path):
 
 def test_seed_option_beats_the_scenario_seed(tmp_path):
     out = tmp_path / "r"
-    assert invoke("run", CSP, "--runs", "3", "--seed", "5", "--out", str(out), "-q", "--no-figures").exit_code == 0
+    assert (
+        invoke("run", CSP, "--runs", "3", "--seed", "5", "--out", str(out), "-q", "--no-figures").exit_code
+        == 0
+    )
     m = json.loads((out / "manifest.json").read_text())
     assert m["seed"] == 5 and m["seed_origin"] == "given"
 

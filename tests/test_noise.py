@@ -38,4 +38,7 @@ def test_a_run_draws_the_same_whatever_its_batch():
 def test_stream_keys_are_stable():
     """Keys are fixed hashes of names, the same in every process and release (not Python's hash)."""
     assert stream_key("aid/china") == stream_key("aid/china") != stream_key("aid/japan")
-    assert Streams(20231216, np.array([0])).uniform("param/inertia")[0] == Streams(20231216, np.array([0, 1])).uniform("param/inertia")[0]
+    assert (
+        Streams(20231216, np.array([0])).uniform("param/inertia")[0]
+        == Streams(20231216, np.array([0, 1])).uniform("param/inertia")[0]
+    )

@@ -43,7 +43,9 @@ def test_china_keeps_largest_influence_and_alignment(ensembles, name):
     ens = ensembles[name]
     for var in ("{}.influence", "cambodia.alignment.{}"):
         china = ens.values(var.format("china")).mean(axis=0)
-        others = np.maximum(ens.values(var.format("japan")).mean(axis=0), ens.values(var.format("us")).mean(axis=0))
+        others = np.maximum(
+            ens.values(var.format("japan")).mean(axis=0), ens.values(var.format("us")).mean(axis=0)
+        )
         assert np.all(china > others + 0.02), var  # 0.02 is ten standard errors
 
 
@@ -52,8 +54,12 @@ def test_naval_access_raises_china_us_tension(ensembles):
     then on (Walt 1987: capability on site and intent)."""
     csp, no = ensembles["csp2023"], ensembles["no_ream"]
     t = csp.dates.index("2023Q4")
-    before = csp.values("tension.china-us")[:, :9].mean(axis=0) - no.values("tension.china-us")[:, :9].mean(axis=0)
-    after = csp.values("tension.china-us")[:, t:].mean(axis=0) - no.values("tension.china-us")[:, t:].mean(axis=0)
+    before = csp.values("tension.china-us")[:, :9].mean(axis=0) - no.values("tension.china-us")[:, :9].mean(
+        axis=0
+    )
+    after = csp.values("tension.china-us")[:, t:].mean(axis=0) - no.values("tension.china-us")[:, t:].mean(
+        axis=0
+    )
     assert np.allclose(before, 0)  # 2020Q1-2022Q1: no difference before the first access event
     assert np.all(after > 0.03)
 

@@ -46,7 +46,9 @@ def test_json_schema_file_is_current():
 
 def test_counterfactual_drops_only_its_events(csp2023):
     no = sim.load_scenario(SCENARIOS / "no_csp.toml")
-    assert [e.title for e in csp2023.events if e.title != "Japan-Cambodia CSP"] == [e.title for e in no.events]
+    assert [e.title for e in csp2023.events if e.title != "Japan-Cambodia CSP"] == [
+        e.title for e in no.events
+    ]
     assert no.actors == csp2023.actors and no.parameters == csp2023.parameters
     assert no.sha256 != csp2023.sha256 and len(no.sha256) == 64
 
@@ -65,8 +67,10 @@ def test_run_takes_overrides_as_keywords(csp2023):
 
 def test_distribution_draws_follow_their_form(toy):
     """Uniform, normal and triangular parameters are drawn per run within their bounds."""
-    sc = toy('\n[parameters]\ninertia = { low = 0.1, high = 0.3 }\ntemperature = { mean = 0.6, sd = 0.1 }\n'
-             'influence_rate = { low = 0.1, mode = 0.15, high = 0.3 }\n')
+    sc = toy(
+        "\n[parameters]\ninertia = { low = 0.1, high = 0.3 }\ntemperature = { mean = 0.6, sd = 0.1 }\n"
+        "influence_rate = { low = 0.1, mode = 0.15, high = 0.3 }\n"
+    )
     from sim.model import HedgingModel
 
     m = HedgingModel(sc, 4000, seed=1)
@@ -93,7 +97,9 @@ def test_tension_keys_may_be_written_either_way(toy):
 
 def test_influence_weights_that_are_all_zero_are_refused_even_as_ranges(toy):
     zero = "{ low = 0.0, high = 0.0 }"
-    extra = "\n[parameters]\n" + "".join(f"influence_{k} = {zero}\n" for k in ("aid", "alignment", "presence", "tier"))
+    extra = "\n[parameters]\n" + "".join(
+        f"influence_{k} = {zero}\n" for k in ("aid", "alignment", "presence", "tier")
+    )
     with pytest.raises(sim.ScenarioError, match="cannot all be 0"):
         toy(extra)
 
@@ -118,6 +124,8 @@ def test_later_partnership_wins_whatever_the_file_order(toy):
 
 def test_a_power_can_have_its_own_aid_volatility(csp2023):
     ens = sim.run(csp2023, runs=300)
-    cv = {p: (ens.values(f"{p}.aid")[:, 1:8].std(axis=0) / ens.values(f"{p}.aid")[:, 1:8].mean(axis=0)).mean()
-          for p in ("china", "japan")}
+    cv = {
+        p: (ens.values(f"{p}.aid")[:, 1:8].std(axis=0) / ens.values(f"{p}.aid")[:, 1:8].mean(axis=0)).mean()
+        for p in ("china", "japan")
+    }
     assert cv["china"] > 2 * cv["japan"]  # China's flows volatile, Japan's steady (stylized fact 4)
