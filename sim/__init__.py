@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.compare import Comparison, compare
+    from sim.comparison import Comparison, compare
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
     from sim.model import HedgingModel
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "load_scenario": "sim.scenario",
     "bundled_scenarios": "sim.scenario",
-    "compare": "sim.compare",
-    "Comparison": "sim.compare",
+    "compare": "sim.comparison",
+    "Comparison": "sim.comparison",
     "Scenario": "sim.scenario",
     "run": "sim.ensemble",
     "Ensemble": "sim.ensemble",

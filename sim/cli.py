@@ -151,8 +151,8 @@ def compare(
     random numbers (common random numbers): a difference comes from what the scenarios change,
     not from the luck of the draw. Writes overlay figures, differences.csv and differences.md.
     """
-    from sim.compare import compare as compare_scenarios
-    from sim.compare import parse_at, write_comparison
+    from sim.comparison import compare as compare_scenarios
+    from sim.comparison import parse_at, write_comparison
     from sim.errors import HedgesimError
     from sim.outputs import check_folder, default_folder
     from sim.scenario import load_scenario

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from sim.compare import Comparison
+    from sim.comparison import Comparison
 
 #: Scenario colours (colour-blind safe, Okabe & Ito 2008) and line styles.
 SCENARIO_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#000000"]

@@ -259,6 +259,7 @@ class Comparison:
                     100,
                     initial_indent="  ",
                     subsequent_indent="    ",
+                    break_on_hyphens=False,
                 )
         out.append("")
         out += textwrap.wrap(_LEGEND, 100)

@@ -10,7 +10,7 @@ import pytest
 from conftest import SCENARIOS
 
 import sim
-from sim.compare import COLUMNS, Comparison, compare, paired_stats, write_comparison
+from sim.comparison import COLUMNS, Comparison, compare, paired_stats, write_comparison
 from sim.errors import HedgesimError
 
 
