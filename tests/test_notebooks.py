@@ -33,7 +33,8 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's temporary files land in tmp_path too
     book = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
     client = nbclient.NotebookClient(
@@ -44,4 +45,5 @@ def test_notebook_runs(path, tmp_path):
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was shown"
+    assert not [o for o in outputs if o.get("name") == "stderr"], "a warning reached the reader"
     assert list(ROOT.glob("notebooks/*.png")) == []
