@@ -245,6 +245,7 @@ class Comparison:
                 "90% CI of mean",
                 "90% of runs",
                 "higher",
+                "lower",
             )
             cells = [header] + [_cells(r) for r in rows.itertuples()]
             widths = [max(len(c[k]) for c in cells) for k in range(len(header))]
@@ -272,7 +273,7 @@ class Comparison:
         for (date, label), block in df.groupby(["date", "scenario"], sort=False):
             out += [f"## {label} - {self.labels[0]} at {date}", ""]
             header = ("variable", f"{self.labels[0]} mean", f"{label} mean", "mean difference")
-            header += ("90% CI of mean", "90% of runs", "higher in")
+            header += ("90% CI of mean", "90% of runs", "higher in", "lower in")
             out.append("| " + " | ".join(header) + " |")
             out.append("|---|" + "---:|" * (len(header) - 1))
             out += ["| " + " | ".join(_cells(r)) + " |" for r in block.itertuples()]
@@ -289,7 +290,7 @@ class Comparison:
 _LEGEND = (
     "difference: mean over runs of (scenario - baseline), run by run; 90% CI of mean: Student t "
     "interval of that mean; 90% of runs: 5th-95th percentile of the run-by-run differences; "
-    "higher: share of runs where the scenario's value is higher."
+    "higher, lower: share of runs where the scenario's value is higher, lower (the rest are ties)."
 )
 
 
@@ -297,8 +298,9 @@ def _fmt(var: str, x: float, sign: bool = False) -> str:
     if not np.isfinite(x):
         return "n/a"
     digits = 2 if var.endswith(".aid") else 3
-    s = f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-    return s.replace("-", "+") if sign and float(s) == 0 else s  # no "-0.000"
+    if sign and abs(x) <= TIE:
+        x = 0.0  # rounding noise: no "-0.000" where nothing changed
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
 def _cells(r: Any) -> tuple[str, ...]:
@@ -311,6 +313,7 @@ def _cells(r: Any) -> tuple[str, ...]:
         f"[{_fmt(v, r.ci_low, True)}, {_fmt(v, r.ci_high, True)}]",
         f"[{_fmt(v, r.p05, True)}, {_fmt(v, r.p95, True)}]",
         f"{r.higher:.0%}",
+        f"{r.lower:.0%}",
     )
 
 
