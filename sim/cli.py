@@ -161,7 +161,7 @@ def compare(
         raise HedgesimError(f"compare: expected two or more scenario files, found {len(scenarios)}")
     scs = [load_scenario(s) for s in scenarios]
     parse_at(at, scs[0].dates, label="--at")  # bad dates fail before any work
-    folder = out if out is not None else default_folder("-vs-".join(dict.fromkeys(s.name for s in scs)))
+    folder = out if out is not None else default_folder("-vs-".join(s.name for s in scs))
     check_folder(folder, force)
     comp = compare_scenarios(scs, runs=runs, seed=seed, at=list(at), progress=False if quiet else None)
     # the command that repeats this comparison exactly: the runs and the seed actually used

@@ -190,3 +190,27 @@ def test_schema_prints_the_current_schema(cli):
 def test_schema_bad_input(cli):
     r = cli("schema", "extra")
     assert r.exit_code == 2 and "unexpected extra argument" in r.stderr.lower()
+
+
+# ---- run (the command the others stand beside) ----------------------------------------------------
+
+
+def test_run_writes_a_results_folder(cli, tmp_path):
+    out = tmp_path / "run"
+    r = cli("run", SCENARIOS / "ruritania.toml", "--runs", 8, "--seed", 3, "--out", out, "--no-figures")
+    assert r.exit_code == 0, r.output
+    assert "Ruritania" in r.stdout and f"Results in {out}" in r.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["seed"], manifest["runs"]) == (3, 8)
+    assert "ruritania.alignment.westmark" in manifest["variables"]  # another cast, same code
+
+
+def test_run_bad_input(cli, tmp_path):
+    out = tmp_path / "run"
+    one_line_error(
+        cli("run", SCENARIOS / "csp2023.toml", "--set", "inertai=0.3", "--out", out), "--set inertai"
+    )
+    one_line_error(
+        cli("run", SCENARIOS / "csp2023.toml", "--set", "inertia=7", "--out", out), "--set inertia"
+    )
+    assert not out.exists()
