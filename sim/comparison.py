@@ -15,8 +15,18 @@ D_k = B_k - A_k,
 
 and common random numbers make Cov(A, B) large and positive, so D measures what differs between
 the scenarios (an event, a parameter) and hardly the luck of the draw. Comparing a scenario with
-itself gives D_k = 0 in every run. Pairing needs one calendar: scenarios compared must share their
-start and end dates (the step index keys the streams).
+itself gives D_k = 0 in every run. The coupling holds stream by stream, so it survives changes:
+
+* dropping or adding an event leaves the draws of every other event, parameter and noise stream as
+  they were (event streams are named by date, kind and title);
+* a parameter given another range draws from the same uniform number, mapped to its own range, so
+  run k sits at the same quantile of both ranges;
+* once two runs have diverged, the same noise meets different states; the pairing is of the
+  numbers, not of the outcomes.
+
+Pairing needs one calendar: scenarios compared must share their start and end dates (the step
+index keys the streams), and one seed and number of runs (so a seed written in a later scenario's
+file is not used).
 
 For each variable, date and scenario against the first (the baseline), :meth:`Comparison.differences`
 reports the paired differences D_k over the runs:
