@@ -109,3 +109,10 @@ def test_answer_key_holds(exercise):
     checks = re.findall(r"<!-- check: (.+?) -->", exercise)
     failed = [c for c in checks if not eval(c, {"np": np, **HELPERS})]  # noqa: S307 (the repository's own text)
     assert not failed, f"{exercise.splitlines()[0]}: these stated answers no longer hold: {failed}"
+
+
+def test_a_false_answer_is_caught():
+    """The helpers give numbers, not always-true values: the opposite of exercise 1's key fails."""
+    env = {"np": np, **HELPERS}
+    assert not eval('d("no_csp", "csp2023", "japan.influence")["higher"] == 0', env)  # noqa: S307
+    assert not eval('leads_throughout("history_2010", "cambodia.alignment.", "us")', env)  # noqa: S307
