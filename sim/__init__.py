@@ -7,6 +7,8 @@ The plain Python API, the same one under the CLI, the notebooks and the dashboar
     ens = sim.run(scenario, runs=200, seed=1)
     ens.values("japan.influence")        # ndarray (runs, steps + 1)
     ens.summary()                        # tidy DataFrame
+    comp = sim.compare(["scenarios/no_csp.toml", "scenarios/csp2023.toml"], runs=200)
+    comp.differences()                   # paired differences against the first scenario
 
 Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
 """
@@ -16,14 +18,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sim.comparison import Comparison, compare
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
-    from sim.scenario import Scenario, load_scenario
+    from sim.scenario import Scenario, bundled_scenarios, load_scenario
 
 _WHERE = {
     "load_scenario": "sim.scenario",
+    "bundled_scenarios": "sim.scenario",
+    "compare": "sim.comparison",
+    "Comparison": "sim.comparison",
     "Scenario": "sim.scenario",
     "run": "sim.ensemble",
     "Ensemble": "sim.ensemble",
@@ -34,11 +40,14 @@ _WHERE = {
     "ScenarioError": "sim.errors",
 }
 __all__ = [
+    "Comparison",
     "Ensemble",
     "HedgesimError",
     "HedgingModel",
     "Scenario",
     "ScenarioError",
+    "bundled_scenarios",
+    "compare",
     "load_results",
     "load_scenario",
     "run",

@@ -130,6 +130,144 @@ def run(
         click.echo(digest(ens, folder, figures=not no_figures))
 
 
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="A.toml B.toml [C.toml ...]")
+@click.option("--runs", type=click.IntRange(min=1), help="Runs per scenario (default: the first's).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    help="One seed for all (default: the first scenario's, else a fresh one).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Results folder (default: results/<a>-vs-<b>/<time>/)."
+)
+@click.option(
+    "--at",
+    "at",
+    multiple=True,
+    metavar="DATE",
+    help="Date of the difference table, e.g. 2024Q4 (default: the last). Repeatable.",
+)
+@click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@friendly
+def compare(
+    scenarios: tuple[str, ...],
+    runs: int | None,
+    seed: int | None,
+    out: Path | None,
+    at: tuple[str, ...],
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Compare scenarios, run by run, against the first one.
+
+    Every scenario is run with the same seed and number of runs, so run k of each draws the same
+    random numbers (common random numbers): a difference comes from what the scenarios change,
+    not from the luck of the draw. Writes overlay figures, differences.csv and differences.md.
+    """
+    from sim.comparison import compare as compare_scenarios
+    from sim.comparison import parse_at, write_comparison
+    from sim.errors import HedgesimError
+    from sim.outputs import check_folder, default_folder
+    from sim.scenario import load_scenario
+
+    if len(scenarios) < 2:
+        raise HedgesimError(f"compare: expected two or more scenario files, found {len(scenarios)}")
+    scs = [load_scenario(s) for s in scenarios]
+    parse_at(at, scs[0].dates, label="--at")  # bad dates fail before any work
+    folder = out if out is not None else default_folder("-vs-".join(s.name for s in scs))
+    check_folder(folder, force)
+    comp = compare_scenarios(scs, runs=runs, seed=seed, at=list(at), progress=False if quiet else None)
+    # the command that repeats this comparison exactly: the runs and the seed actually used
+    words = ["compare", *scenarios, "--runs", str(comp.runs), "--seed", str(comp.seed), "--out", str(folder)]
+    words += [w for d in comp.at for w in ("--at", d)]
+    command = "hedgesim " + " ".join(shlex.quote(w) for w in words)
+    write_comparison(comp, folder, force=force, figures=not no_figures, command=command)
+    if not quiet:
+        click.echo(comp.text())
+        click.echo(f"Results in {folder}/ (differences.csv, differences.md, summary.csv, figures/)")
+
+
+@main.command("scenarios")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@friendly
+def list_scenarios(folder: Path | None) -> None:
+    """List the bundled scenarios (or those in FOLDER) with their titles."""
+    from sim.errors import HedgesimError
+    from sim.scenario import bundled_scenarios, load_scenario
+
+    found = bundled_scenarios(folder)
+    if not found:
+        raise HedgesimError(f"{folder or 'scenarios/'}: no .toml scenario files")
+    bad = []
+    shown = {p: _short(p) for p in found.values()}
+    width = max(len(s) for s in shown.values())
+    for path in found.values():
+        try:
+            sc = load_scenario(path)
+        except HedgesimError as err:
+            bad.append(str(err))
+            continue
+        click.echo(f"{shown[path]:<{width}}  {sc.scenario.title}")
+    for line in bad:
+        click.echo(f"hedgesim: {line}", err=True)
+    if bad:
+        sys.exit(2)
+
+
+def _short(path: Path) -> str:
+    """A path relative to the working folder where it is inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE.toml ...")
+def validate(files: tuple[str, ...]) -> None:
+    """Check scenario files without running them; exit code 2 if any is bad."""
+    from sim.errors import HedgesimError
+    from sim.scenario import load_scenario
+
+    bad = 0
+    for f in files:
+        try:
+            sc = load_scenario(f)
+        except HedgesimError as err:
+            click.echo(f"hedgesim: {err}", err=True)
+            bad += 1
+            continue
+        click.echo(
+            f"{f}: ok ({sc.name}: {len(sc.powers)} powers, {len(sc.events)} events, "
+            f"{sc.dates[0]}..{sc.dates[-1]})"
+        )
+    if bad:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("file", metavar="FILE.toml")
+@friendly
+def describe(file: str) -> None:
+    """Print what a scenario assumes: actors, parameters and the dated timeline with sources."""
+    from sim.describe import describe as describe_scenario
+    from sim.scenario import load_scenario
+
+    click.echo(describe_scenario(load_scenario(file)))
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors; scenarios/scenario.schema.json)."""
+    from sim.scenario import json_schema_text
+
+    click.echo(json_schema_text(), nl=False)
+
+
 def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     """A few lines: what ran, the key end values with their spread, where the files went."""
     import numpy as np

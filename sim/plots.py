@@ -84,14 +84,20 @@ def draw_bands(
     ax.plot(x, q50, color=colour, lw=2, label=label, linestyle=linestyle, alpha=alpha)
 
 
-def mark_events(ax: Axes, ens: Ensemble, numbers: dict[int, str]) -> None:
-    """Dotted lines at event dates, numbered at the top of the axes (staggered when close)."""
+def mark_events(
+    ax: Axes, ens: Ensemble, numbers: dict[int, str], colours: dict[int, str] | None = None
+) -> None:
+    """Dotted lines at event dates, numbered at the top of the axes (staggered when close).
+
+    ``colours`` gives a colour per step (default grey), e.g. to mark events of one scenario only.
+    """
     x = quarter_x(ens.dates)
     lo, hi = ax.get_xlim()
     width_in = ax.get_position().width * ax.figure.get_figwidth()
     last_end, level = -np.inf, 0
     for step, label in sorted(numbers.items()):
-        ax.axvline(x[step], color="#777777", lw=0.8, ls=":", zorder=0)
+        colour = (colours or {}).get(step, "#777777")
+        ax.axvline(x[step], color=colour, lw=0.8 if colour == "#777777" else 1.4, ls=":", zorder=0)
         # half the label's width in data units (~0.07 in per character at 7 pt, plus a margin)
         half = (0.035 * len(label) + 0.03) * (hi - lo) / width_in
         level = level + 1 if x[step] - half < last_end and level < 2 else 0
@@ -105,7 +111,7 @@ def mark_events(ax: Axes, ens: Ensemble, numbers: dict[int, str]) -> None:
             ha="center",
             va="bottom",
             fontsize=7,
-            color="#555555",
+            color="#555555" if colour == "#777777" else colour,
         )
 
 

@@ -291,6 +291,12 @@ class Scenario(BaseModel):
                 raise ScenarioError(self._source, f"--set {labels[err.key]}", err.problem) from None
             raise
 
+    def with_events(self, *events: dict[str, Any]) -> Scenario:
+        """A copy with events added, each a table as in a file's ``[[events]]``, validated like a file."""
+        raw = self.raw()
+        raw["events"] = [*raw.get("events", []), *(dict(e) for e in events)]
+        return _build(raw, self._source, self._sha256, text=None)
+
     def without_events(self, *titles: str) -> Scenario:
         """A copy without the events whose titles are given (a counterfactual in one line)."""
         raw = self.raw()
@@ -660,3 +666,18 @@ def json_schema() -> dict[str, Any]:
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def bundled_dir() -> Path:
+    """The ``scenarios/`` folder of the source tree that this package belongs to."""
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def bundled_scenarios(folder: str | Path | None = None) -> dict[str, Path]:
+    """Scenario files by stem (``"csp2023"``) in ``folder`` (default: the bundled scenarios/)."""
+    from sim.errors import HedgesimError
+
+    where = Path(folder) if folder is not None else bundled_dir()
+    if not where.is_dir():
+        raise HedgesimError(f"{where}: no such folder of scenarios")
+    return {p.stem: p for p in sorted(where.glob("*.toml"))}
