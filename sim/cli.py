@@ -278,7 +278,7 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     lines = [
         f"{sc.scenario.title}",
         f"{ens.runs} runs, {ens.dates[0]} to {ens.dates[-1]}, seed {ens.seed} ({origin[ens.seed_origin]}),"
-        f" {ens.wall_time:.1f} s",
+        f" {ens.wall_time:.2f} s to run",
         f"At {ens.dates[-1]}: median [90% of runs]",
     ]
 
