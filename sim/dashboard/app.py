@@ -53,6 +53,7 @@ CSS = """
 .hedgesim-event { border-bottom: 1px solid #eee; padding: 4px 2px; }
 .hedgesim-event.off { opacity: 0.55; }
 .hedgesim-event .v-input--selection-controls { margin-top: 0; padding-top: 0; }
+.hedgesim-event .v-label { color: #222 !important; font-size: 15px; }
 .hedgesim-status { font-size: 14px; color: #333; }
 .hedgesim-status b { color: #26384d; }
 .hedgesim-error { color: #b3261e; font-weight: 600; }
@@ -222,7 +223,12 @@ def TimeControls(step: solara.Reactive[int], playing: solara.Reactive[bool], dat
 
     solara.use_thread(loop, dependencies=[playing.value], intrusive_cancel=False)
     with solara.Row(style="align-items: center; gap: 2px"):
-        solara.Button(icon_name="mdi-skip-previous", icon=True, on_click=lambda: step.set(0))
+        solara.Button(
+            icon_name="mdi-skip-previous",
+            icon=True,
+            on_click=lambda: step.set(0),
+            attributes={"data-testid": "to-start"},
+        )
         solara.Button(
             icon_name="mdi-chevron-left", icon=True, on_click=lambda: step.set(max(0, step.value - 1))
         )
