@@ -35,6 +35,7 @@ CSS = """
 .hedgesim-header h1 { font-size: 20px; font-weight: 600; margin: 0; color: white; }
 .hedgesim-header .v-select { max-width: 430px; }
 .hedgesim-header .v-input, .hedgesim-header .v-select__selection { color: white !important; }
+.hedgesim-left .v-tabs-bar { position: sticky; top: 0; z-index: 2; }
 .hedgesim-left .v-tab { min-width: 0; padding: 0 6px; font-size: 13px; letter-spacing: 0; }
 .hedgesim-left .v-slide-group__prev, .hedgesim-left .v-slide-group__next { display: none !important; }
 .hedgesim-left { width: 370px; min-width: 370px; border-right: 1px solid #ddd; background: #fafafa;
