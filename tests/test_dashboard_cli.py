@@ -57,3 +57,37 @@ def test_help_names_the_dashboard_and_does_not_import_solara():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "--port" in out and "--host" in out and "127.0.0.1" in out
     assert "solara not loaded" in out
+
+
+def test_ctrl_c_stops_the_server_cleanly(tmp_path):
+    pytest.importorskip("solara")
+    import signal
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port), "--no-browser"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out and "stopped" in out
+    assert "Traceback" not in out

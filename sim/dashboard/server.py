@@ -7,7 +7,9 @@ sheet and font comes from the installed ``solara-assets`` package, not from a CD
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import threading
 import webbrowser
@@ -73,11 +75,35 @@ def serve(scenario: str | None, host: str, port: int, open_browser: bool = True)
     settings.telemetry.mixpanel_enable = False
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = _quiet_server(uvicorn.Server)(config)
     print(f"hedgesim dashboard on {url}  (Ctrl-C to stop)", flush=True)
     if open_browser:
         threading.Thread(target=_open_when_up, args=(server, url), daemon=True).start()
     server.run()
+    print("hedgesim dashboard stopped", flush=True)
+
+
+def _quiet_server(base: type) -> type:
+    """uvicorn's Server, stopped by Ctrl-C or SIGTERM without re-raising the signal afterwards
+    (which ends in a traceback from the app's lifespan); a second Ctrl-C forces the exit."""
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        @contextlib.contextmanager
+        def capture_signals(self):  # noqa: ANN202 (uvicorn's signature)
+            def stop(*_: object) -> None:
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+
+            signals = (signal.SIGINT, signal.SIGTERM)
+            old = {s: signal.signal(s, stop) for s in signals}
+            try:
+                yield
+            finally:
+                for s, handler in old.items():
+                    signal.signal(s, handler)
+
+    return Server
 
 
 def _open_when_up(server: object, url: str) -> None:
