@@ -127,12 +127,12 @@ def _wait_alignment(page, power: str, text: str, same: bool) -> None:
     page.wait_for_function(_CELL, arg=[power, text, same], timeout=15_000)
 
 
-def _check_screenshot(path: Path, page) -> None:
+def _check_screenshot(path: Path, page, viewport: dict[str, int] = VIEWPORT) -> None:
     """Not blank, and every part of the layout on screen, inside the page, with no overlaps."""
     from PIL import Image
 
     pixels = np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB")).astype(int)
-    assert pixels.shape[:2] == (VIEWPORT["height"], VIEWPORT["width"])
+    assert pixels.shape[:2] == (viewport["height"], viewport["width"])
     inked = (pixels < 235).any(axis=2)
     assert inked.mean() > 0.15, "the page is mostly blank"
     assert len(np.unique(pixels.reshape(-1, 3) // 8, axis=0)) > 100, "the page has too few colours"
@@ -156,7 +156,7 @@ def _check_screenshot(path: Path, page) -> None:
         assert el.is_visible(), f"{name} is not visible"
         box = el.bounding_box()
         assert box and box["width"] > 10 and box["height"] > 10, f"{name} has no size"
-        assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"] + 1, f"{name} sticks out"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1, f"{name} sticks out"
         boxes[name] = box
         if name.startswith("panel") or name == "actors":
             x, y = int(box["x"]), int(box["y"])
@@ -265,11 +265,16 @@ def test_slider_event_export_and_time_in_the_browser(page, dashboard_url, tmp_pa
     _check_screenshot(second, page)
 
 
-def test_page_requests_nothing_off_localhost(page, dashboard_url):
+def test_page_requests_nothing_off_localhost(page, dashboard_url, tmp_path):
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url))
     page.on("websocket", lambda ws: seen.append(ws.url))
+    small = {"width": 1280, "height": 800}  # a common projector: the layout still fits
+    page.set_viewport_size(small)
     _open(page, dashboard_url)
+    shot = tmp_path / "dashboard-1280.png"
+    page.screenshot(path=shot)
+    _check_screenshot(shot, page, small)
     page.get_by_role("tab", name=re.compile("Events")).click()
     page.locator("[data-testid=play]").click()
     page.wait_for_timeout(1500)

@@ -33,15 +33,16 @@ CSS = """
 .hedgesim-header { background: #26384d !important; color: white; padding: 8px 16px; gap: 16px;
                    align-items: center; flex-wrap: nowrap; }
 .hedgesim-header h1 { font-size: 20px; font-weight: 600; margin: 0; color: white; }
-.hedgesim-header .v-select { max-width: 430px; }
+.hedgesim-header .v-select { flex: 1 1 360px; min-width: 160px; max-width: 430px; }
+.hedgesim-header .v-btn { letter-spacing: 0; padding: 0 12px !important; }
 .hedgesim-header .v-input, .hedgesim-header .v-select__selection { color: white !important; }
 .hedgesim-left .v-tabs-bar { position: sticky; top: 0; z-index: 2; }
 .hedgesim-left .v-tab { min-width: 0; padding: 0 6px; font-size: 13px; letter-spacing: 0; }
 .hedgesim-left .v-slide-group__prev, .hedgesim-left .v-slide-group__next { display: none !important; }
-.hedgesim-left { width: 370px; min-width: 370px; border-right: 1px solid #ddd; background: #fafafa;
+.hedgesim-left { width: 330px; min-width: 330px; border-right: 1px solid #ddd; background: #fafafa;
                  height: calc(100vh - 64px); overflow-y: auto; }
 .hedgesim-main { padding: 8px 12px; height: calc(100vh - 64px); overflow-y: auto; flex: 1; }
-.hedgesim-grid { display: grid; grid-template-columns: repeat(3, minmax(300px, 1fr)); gap: 10px; }
+.hedgesim-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 10px; }
 .hedgesim-cell { background: white; border: 1px solid #e3e3e3; border-radius: 6px; padding: 4px;
                  position: relative; }
 .hedgesim-cell img { width: 100%; display: block; }
@@ -363,8 +364,7 @@ def Page():
                 dark=True,
                 attributes={"data-testid": "scenario"},
             )
-            OpenFile(label="Open a scenario file", event_opened=opened)
-            solara.v.Spacer()
+            OpenFile(label="Open a file", event_opened=opened)
             solara.Button(
                 "Reset all",
                 icon_name="mdi-restore",
