@@ -27,7 +27,7 @@ def in_process(n: int = 20) -> list[float]:
     from sim.scenario import bundled_scenarios
 
     setting = Setting(sim.load_scenario(bundled_scenarios()["csp2023"]))
-    panels = charts.canvases(app._baseline(setting.base, setting.seed))
+    panels = charts.canvases(app.baseline(setting))
     app.compute(setting, panels)  # warm: imports, first drawing of each frame
     times = []
     for k in range(n):

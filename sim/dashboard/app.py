@@ -88,6 +88,13 @@ def _first() -> tuple[str, Any]:
     return name, load_scenario(bundled[name])
 
 
+def baseline(setting: Setting) -> Any:
+    """The unchanged scenario's ensemble: the same runs and seed as every change."""
+    import sim
+
+    return sim.run(setting.base, runs=RUNS, seed=setting.seed, progress=False)
+
+
 def compute(setting: Setting, panels: dict[str, charts.PanelCanvas] | None = None) -> dict[str, Any]:
     """Run the setting's ensemble and draw its panels over the baseline's."""
     import sim
@@ -95,29 +102,10 @@ def compute(setting: Setting, panels: dict[str, charts.PanelCanvas] | None = Non
     t0 = time.perf_counter()
     current = sim.run(setting.scenario(), runs=RUNS, seed=setting.seed, progress=False)
     if panels is None:
-        panels = charts.canvases(_baseline(setting.base, setting.seed))
+        panels = charts.canvases(baseline(setting))
     pngs = {p: canvas.png(current) for p, canvas in panels.items()}
     summary = current.summary()
     return {"ens": current, "pngs": pngs, "summary": summary, "seconds": time.perf_counter() - t0}
-
-
-_BASELINES: dict[tuple[int, int], Any] = {}
-_LOCK = threading.Lock()
-
-
-def _baseline(base: Any, seed: int) -> Any:
-    """The unchanged scenario's ensemble (kept per scenario object: it does not change)."""
-    import sim
-
-    key = (id(base), seed)
-    with _LOCK:
-        hit = _BASELINES.get(key)
-        if hit is None or hit[0] is not base:
-            hit = (base, sim.run(base, runs=RUNS, seed=seed, progress=False))
-            if len(_BASELINES) > 16:
-                _BASELINES.clear()
-            _BASELINES[key] = hit
-    return hit[1]
 
 
 @solara.component_vue("open_file.vue")
@@ -339,7 +327,7 @@ def Page():
     def switch(title: str, on: bool) -> None:
         set_setting(lambda s: s.with_event(title, on))
 
-    panels = solara.use_memo(lambda: charts.canvases(_baseline(setting.base, setting.seed)), [setting.base])
+    panels = solara.use_memo(lambda: charts.canvases(baseline(setting)), [setting.base])
     result = solara.use_memo(lambda: compute(setting, panels), [setting])
     ens = result["ens"]
     step_now = min(step.value, ens.steps)
