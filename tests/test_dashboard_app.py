@@ -129,3 +129,22 @@ def test_opening_a_file_replaces_the_scenario_and_a_bad_one_says_why(dash):
     widgets = [w for w in _walk(dash) if hasattr(w, "vue_event_opened")]
     widgets[0].vue_event_opened({"name": "broken.toml", "text": "[scenario]\nname = 3\n"})
     assert _one(dash, class_="hedgesim-error").children[0].startswith("broken.toml")
+
+
+def test_reset_returns_to_the_scenarios_values(dash):
+    _knob(dash, "parameters.weight_economy").fire_event("change", 4.0)
+    _one(dash, **{"data-event": "US arms embargo"}).v_model = False
+    assert "2 changes" in _html(dash, "hedgesim-status")
+    _one(dash, **{"data-testid": "reset"}).click()
+    assert "as loaded" in _html(dash, "hedgesim-status")
+    assert _knob(dash, "parameters.weight_economy").v_model == 1.5
+    assert _one(dash, **{"data-event": "US arms embargo"}).v_model is True
+
+
+def test_choosing_another_bundled_scenario(dash):
+    choice = _one(dash, **{"data-testid": "scenario"})
+    assert "no_ream" in {item["value"] for item in choice.items}
+    choice.v_model = "no_ream"
+    assert "no Chinese naval access at Ream" in _html(dash, "hedgesim-status")
+    switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
+    assert len(switches) == 16

@@ -360,6 +360,7 @@ def Page():
                 dark=True,
                 disabled=not setting.changed(),
                 on_click=lambda: set_setting(setting.reset()),
+                attributes={"data-testid": "reset"},
             )
             name = f"{setting.base.name}{'-dashboard' if setting.changed() else ''}"
             solara.FileDownload(
