@@ -5,7 +5,7 @@ PYTHON := $(shell scripts/find-python)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean-venv
+.PHONY: run test dashboard bench lint clean-venv
 
 $(STAMP): pyproject.toml scripts/find-python
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found (see scripts/find-python)" >&2; exit 1; }
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml scripts/find-python
 
 run: $(STAMP)
 	$(VENV)/bin/hedgesim run scenarios/csp2023.toml
+
+dashboard: $(STAMP)
+	$(VENV)/bin/hedgesim dashboard
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

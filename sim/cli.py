@@ -268,6 +268,32 @@ def schema() -> None:
     click.echo(json_schema_text(), nl=False)
 
 
+@main.command()
+@click.argument("scenario", metavar="[SCENARIO.toml]", required=False)
+@click.option("--port", default="8765", metavar="PORT", show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; the default lets only this computer in.",
+)
+@click.option("--no-browser", is_flag=True, help="Do not open a browser window.")
+@friendly
+def dashboard(scenario: str | None, port: str, host: str, no_browser: bool) -> None:
+    """Open the classroom dashboard in the browser: sliders, events and live ensemble bands.
+
+    SCENARIO is the file to open first (default: the bundled csp2023). Works offline.
+    """
+    from sim.dashboard.server import DashboardError, serve
+    from sim.scenario import load_scenario
+
+    if not port.isdigit():
+        raise DashboardError(f"--port: expected a port from 1 to 65535, found {port!r}")
+    if scenario is not None:
+        load_scenario(scenario)  # a bad file fails here, in one line, before the server starts
+    serve(scenario, host, int(port), open_browser=not no_browser)
+
+
 def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     """A few lines: what ran, the key end values with their spread, where the files went."""
     import numpy as np

@@ -306,6 +306,14 @@ class Scenario(BaseModel):
         raw["events"] = [e for e in raw.get("events", []) if e.get("title") not in titles]
         return _build(raw, self._source, self._sha256, text=None)
 
+    def to_toml(self, header: str = "") -> str:
+        """The scenario as a self-contained TOML file that :func:`load_scenario` reads back equal.
+
+        What a file extends is merged in and overrides are applied, so the text stands alone.
+        ``header`` is written first as ``#`` comment lines (say where the file came from).
+        """
+        return _toml_text(self.raw(), header)
+
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"key=value"`` from the command line: the value is read as TOML, else kept as text."""
@@ -666,6 +674,16 @@ def json_schema() -> dict[str, Any]:
 
 def json_schema_text() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+
+def _toml_text(raw: dict[str, Any], header: str) -> str:
+    import tomli_w
+
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comments + ("\n" if comments else "") + tomli_w.dumps(raw, multiline_strings=True)
 
 
 def bundled_dir() -> Path:

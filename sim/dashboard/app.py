@@ -1,0 +1,428 @@
+"""The dashboard page (Solara): scenario and events on the left, live ensemble plots on the right.
+
+Every change to a knob or an event reruns the ensemble (:data:`RUNS` runs) with the seed of the
+baseline, so both share their random numbers (common random numbers: run k draws the same noise
+in both, and a difference is the change's, not luck's). State lives in this page; numbers come
+from :func:`sim.run`, :meth:`Ensemble.summary` and :mod:`sim.plots`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import reacton.ipyvuetify as rv
+import solara
+import solara.lab
+
+from sim.dashboard import actors, charts
+from sim.dashboard.setting import RUNS, Knob, Setting, knobs, load_text
+from sim.errors import HedgesimError
+
+#: The scenario to open first (set by ``hedgesim dashboard SCENARIO``).
+SCENARIO_ENV = "HEDGESIM_DASHBOARD_SCENARIO"
+#: Seconds per step when playing.
+PLAY_DELAY = 0.6
+
+CSS = """
+.hedgesim { font-size: 15px; color: #222; }
+.hedgesim-header { background: #26384d !important; color: white; padding: 8px 16px; gap: 16px;
+                   align-items: center; flex-wrap: nowrap; }
+.hedgesim-header h1 { font-size: 20px; font-weight: 600; margin: 0; color: white; }
+.hedgesim-header .v-select { flex: 1 1 360px; min-width: 160px; max-width: 430px; }
+.hedgesim-header .v-btn { letter-spacing: 0; padding: 0 12px !important; }
+.hedgesim-header .v-input, .hedgesim-header .v-select__selection { color: white !important; }
+.hedgesim-left .v-tabs-bar { position: sticky; top: 0; z-index: 2; }
+.hedgesim-left .v-tab { min-width: 0; padding: 0 6px; font-size: 13px; letter-spacing: 0; }
+.hedgesim-left .v-slide-group__prev, .hedgesim-left .v-slide-group__next { display: none !important; }
+.hedgesim-left { width: 330px; min-width: 330px; border-right: 1px solid #ddd; background: #fafafa;
+                 height: calc(100vh - 64px); overflow-y: auto; }
+.hedgesim-main { padding: 8px 12px; height: calc(100vh - 64px); overflow-y: auto; flex: 1; }
+.hedgesim-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 10px; }
+.hedgesim-cell { background: white; border: 1px solid #e3e3e3; border-radius: 6px; padding: 4px;
+                 position: relative; }
+.hedgesim-cell img { width: 100%; display: block; }
+.hedgesim-cursor { position: absolute; width: 2px; background: rgba(38, 56, 77, 0.55);
+                   pointer-events: none; }
+.hedgesim-knob-label { font-weight: 600; font-size: 14px; }
+.hedgesim-knob-value { font-variant-numeric: tabular-nums; font-weight: 600; color: #26384d; }
+.hedgesim-knob-value.changed { color: #b3261e; }
+.hedgesim-help { font-size: 12.5px; color: #555; line-height: 1.3; }
+.hedgesim-event { border-bottom: 1px solid #eee; padding: 4px 2px; }
+.hedgesim-event.off { opacity: 0.55; }
+.hedgesim-event .v-input--selection-controls { margin-top: 0; padding-top: 0; }
+.hedgesim-event .v-label { color: #222 !important; font-size: 15px; }
+.hedgesim-status { font-size: 14px; color: #333; }
+.hedgesim-status b { color: #26384d; }
+.hedgesim-error { color: #b3261e; font-weight: 600; }
+.hedgesim-now li { margin-bottom: 2px; }
+"""
+
+
+def _bundled() -> dict[str, tuple[Path, str]]:
+    """Bundled scenarios by name: (path, title)."""
+    from sim.scenario import bundled_scenarios, load_scenario
+
+    out = {}
+    for name, path in bundled_scenarios().items():
+        try:
+            out[name] = (path, load_scenario(path).scenario.title)
+        except HedgesimError:
+            continue
+    return out
+
+
+def _first() -> tuple[str, Any]:
+    """The scenario to open: ``hedgesim dashboard``'s argument, else the flagship csp2023."""
+    from sim.scenario import bundled_scenarios, load_scenario
+
+    path = os.environ.get(SCENARIO_ENV)
+    if path:
+        return f"file: {Path(path).name}", load_scenario(path)
+    bundled = bundled_scenarios()
+    name = "csp2023" if "csp2023" in bundled else next(iter(bundled))
+    return name, load_scenario(bundled[name])
+
+
+def baseline(setting: Setting) -> Any:
+    """The unchanged scenario's ensemble: the same runs and seed as every change."""
+    import sim
+
+    return sim.run(setting.base, runs=RUNS, seed=setting.seed, progress=False)
+
+
+def compute(setting: Setting, panels: dict[str, charts.PanelCanvas] | None = None) -> dict[str, Any]:
+    """Run the setting's ensemble and draw its panels over the baseline's."""
+    import sim
+
+    t0 = time.perf_counter()
+    current = sim.run(setting.scenario(), runs=RUNS, seed=setting.seed, progress=False)
+    if panels is None:
+        panels = charts.canvases(baseline(setting))
+    pngs = {p: canvas.png(current) for p, canvas in panels.items()}
+    summary = current.summary()
+    return {"ens": current, "pngs": pngs, "summary": summary, "seconds": time.perf_counter() - t0}
+
+
+@solara.component_vue("open_file.vue")
+def OpenFile(label: str, event_opened: Callable[[dict], None]):
+    pass
+
+
+@solara.component
+def KnobSlider(knob: Knob, value: float, changed: bool, on_commit: Callable[[str, float], None]):
+    """A slider that reruns the ensemble when it is let go (not on every pixel of a drag)."""
+    local, set_local = solara.use_state(value)
+    solara.use_effect(lambda: set_local(value), [value])
+    fmt = "{:.0f}" if knob.step >= 1 else "{:.2f}"
+    with solara.Column(gap="0px", style="margin-bottom: 10px"):
+        with solara.Row(justify="space-between", style="align-items: baseline"):
+            solara.Text(knob.label, classes=["hedgesim-knob-label"])
+            solara.Text(
+                f"{fmt.format(local)}{' ' + knob.unit if knob.step >= 1 else ''}",
+                classes=["hedgesim-knob-value", *(["changed"] if changed else [])],
+            )
+        slider = rv.Slider(
+            v_model=local,
+            on_v_model=lambda x: set_local(float(x)),
+            min=knob.low,
+            max=knob.high,
+            step=knob.step,
+            hide_details=True,
+            dense=True,
+            color="#26384d",
+            attributes={"data-knob": knob.key, "aria-label": knob.label},
+        )
+        rv.use_event(slider, "change", lambda *args: on_commit(knob.key, float(args[2])))
+        solara.Text(knob.help, classes=["hedgesim-help"])
+
+
+@solara.component
+def KnobGroup(title: str, group: list[Knob], setting: Setting, on_commit: Callable[[str, float], None]):
+    changed = {k for k, _ in setting.values}
+    solara.Text(title, style="font-size: 16px; font-weight: 700; margin: 6px 0 8px 0; display: block")
+    for knob in group:
+        KnobSlider(knob, setting.value(knob), knob.key in changed, on_commit)
+
+
+@solara.component
+def EventList(setting: Setting, on_switch: Callable[[str, bool], None]):
+    sc = setting.base
+    names = {k: a.name for k, a in sc.actors.items()}
+    off = len(setting.off)
+    solara.Text(
+        f"{len(sc.events) - off} of {len(sc.events)} events on. Switch one off to see the world without it.",
+        classes=["hedgesim-help"],
+    )
+    for ev in sorted(sc.events, key=lambda e: sc.event_step(e)):
+        on = ev.title not in setting.off
+        who = names.get(ev.target_power() or "", "")
+        when = sc.dates[sc.event_step(ev)]
+        detail = " · ".join(x for x in (f"{when} ({ev.date})", ev.kind.replace("_", " "), who) if x)
+        with solara.Column(gap="0px", classes=["hedgesim-event", "" if on else "off"]):
+            rv.Switch(
+                v_model=on,
+                on_v_model=lambda x, t=ev.title: on_switch(t, bool(x)),
+                label=ev.title,
+                dense=True,
+                hide_details=True,
+                color="#26384d",
+                attributes={"data-event": ev.title},
+            )
+            link = (
+                f' · <a href="{_attr(ev.source)}" target="_blank" rel="noopener noreferrer">source</a>'
+                if ev.source
+                else ""
+            )
+            solara.HTML(tag="div", unsafe_innerHTML=f"{_text(detail)}{link}", classes=["hedgesim-help"])
+
+
+def _text(s: str) -> str:
+    from html import escape
+
+    return escape(s)
+
+
+def _attr(s: str) -> str:
+    from html import escape
+
+    return escape(s, quote=True)
+
+
+@solara.component
+def TimeControls(step: solara.Reactive[int], playing: solara.Reactive[bool], dates: list[str]):
+    last = len(dates) - 1
+
+    def play():
+        if not playing.value and step.value >= last:
+            step.set(0)
+        playing.set(not playing.value)
+
+    def loop(cancel: threading.Event) -> None:
+        if not playing.value:
+            return
+        while not cancel.wait(PLAY_DELAY):
+            if step.value >= last:
+                playing.set(False)
+                return
+            step.set(step.value + 1)
+
+    solara.use_thread(loop, dependencies=[playing.value], intrusive_cancel=False)
+    with solara.Row(style="align-items: center; gap: 2px"):
+        solara.Button(
+            icon_name="mdi-skip-previous",
+            icon=True,
+            on_click=lambda: step.set(0),
+            attributes={"data-testid": "to-start"},
+        )
+        solara.Button(
+            icon_name="mdi-chevron-left", icon=True, on_click=lambda: step.set(max(0, step.value - 1))
+        )
+        solara.Button(
+            icon_name="mdi-pause" if playing.value else "mdi-play",
+            icon=True,
+            on_click=play,
+            attributes={"data-testid": "play"},
+        )
+        solara.Button(
+            icon_name="mdi-chevron-right",
+            icon=True,
+            on_click=lambda: step.set(min(last, step.value + 1)),
+            attributes={"data-testid": "step-forward"},
+        )
+        solara.Button(icon_name="mdi-skip-next", icon=True, on_click=lambda: step.set(last))
+        solara.Text(f"{dates[step.value]}", style="font-weight: 700; font-size: 17px; margin-left: 6px")
+    rv.Slider(
+        v_model=step.value,
+        on_v_model=lambda x: step.set(int(x)),
+        min=0,
+        max=last,
+        step=1,
+        hide_details=True,
+        dense=True,
+        color="#26384d",
+        attributes={"data-testid": "time"},
+    )
+
+
+@solara.component
+def Panel(png: bytes, left: float, panel: str):
+    _, bottom, _, height = charts.AXES
+    with solara.Div(classes=["hedgesim-cell"], attributes={"data-panel": panel}):
+        with solara.Div(style="position: relative"):  # the cursor's percentages are of the picture
+            solara.Image(png, width="100%")
+            solara.HTML(
+                tag="div",
+                classes=["hedgesim-cursor"],
+                style=f"left: {left * 100:.2f}%; top: {(1 - bottom - height) * 100:.2f}%; "
+                f"height: {height * 100:.2f}%;",
+            )
+
+
+@solara.component
+def NowList(setting: Setting, step: int, values: dict[str, float]):
+    """What happens at the date shown, and the key values then."""
+    sc = setting.base
+    names = {k: a.name for k, a in sc.actors.items()}
+    now = [e for e in sc.events if sc.event_step(e) == step and e.title not in setting.off]
+    items = "".join(f"<li>{_text(e.title)}</li>" for e in now) or "<li>no event this quarter</li>"
+    small = sc.small
+    rows = "".join(
+        f"<tr><td>{_text(names[p])}</td><td>{values.get(f'{p}.influence', 0):.2f}</td>"
+        f"<td>{values.get(f'{small}.alignment.{p}', 0):.2f}</td><td>{values.get(f'{p}.aid', 0):.0f}</td></tr>"
+        for p in sc.powers
+    )
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            f"<b>{sc.dates[step]}: events</b><ul class='hedgesim-now'>{items}</ul>"
+            "<b>Medians over the runs</b>"
+            "<table style='width:100%; font-size:14px; font-variant-numeric: tabular-nums'>"
+            "<tr style='text-align:left; color:#555'><th></th><th>influence</th><th>alignment</th>"
+            f"<th>aid $m</th></tr>{rows}</table>"
+            f"<div style='margin-top:6px'>hedging index "
+            f"<b>{values.get(f'{small}.hedging_index', 0):.2f}</b></div>"
+        ),
+        classes=["hedgesim-cell", "hedgesim-at-date"],
+        style="padding: 8px 10px; font-size: 14px",
+    )
+
+
+@solara.component
+def Page():
+    bundled = solara.use_memo(_bundled, [])
+    first = solara.use_memo(_first, [])
+    choice, set_choice = solara.use_state(first[0])
+    setting, set_setting = solara.use_state(Setting(first[1]))
+    error, set_error = solara.use_state("")
+    step = solara.use_reactive(setting.base.steps)
+    playing = solara.use_reactive(False)
+
+    def open_base(label: str, sc: Any) -> None:
+        playing.set(False)
+        set_setting(Setting(sc))
+        set_choice(label)
+        set_error("")
+        step.set(sc.steps)
+
+    def choose(name: str) -> None:
+        from sim.scenario import load_scenario
+
+        if name in bundled:
+            open_base(name, load_scenario(bundled[name][0]))
+
+    def opened(info: dict) -> None:
+        try:
+            open_base(f"file: {info['name']}", load_text(info["name"], info["text"]))
+        except HedgesimError as err:
+            set_error(str(err))
+
+    def commit(key: str, value: float) -> None:
+        set_setting(lambda s: s.with_value(key, value))
+
+    def switch(title: str, on: bool) -> None:
+        set_setting(lambda s: s.with_event(title, on))
+
+    panels = solara.use_memo(lambda: charts.canvases(baseline(setting)), [setting.base])
+    result = solara.use_memo(lambda: compute(setting, panels), [setting])
+    ens = result["ens"]
+    step_now = min(step.value, ens.steps)
+    values = actors.medians_at(result["summary"], step_now)
+
+    options = [{"value": k, "text": f"{k} · {title}"} for k, (_, title) in bundled.items()]
+    if choice not in bundled:
+        options.append({"value": choice, "text": choice})
+
+    solara.Style(CSS)
+    solara.Title(f"hedgesim · {setting.base.scenario.title}")
+    with solara.Column(gap="0px", classes=["hedgesim"], style="height: 100vh"):
+        with solara.Row(classes=["hedgesim-header"]):
+            solara.HTML(tag="h1", unsafe_innerHTML="hedgesim")
+            rv.Select(
+                v_model=choice,
+                on_v_model=choose,
+                items=options,
+                label="Scenario",
+                dense=True,
+                hide_details=True,
+                dark=True,
+                attributes={"data-testid": "scenario"},
+            )
+            OpenFile(label="Open a file", event_opened=opened)
+            solara.Button(
+                "Reset all",
+                icon_name="mdi-restore",
+                outlined=True,
+                dark=True,
+                disabled=not setting.changed(),
+                on_click=lambda: set_setting(setting.reset()),
+                attributes={"data-testid": "reset"},
+            )
+            name = f"{setting.base.name}{'-dashboard' if setting.changed() else ''}"
+            solara.FileDownload(
+                lambda: setting.export_toml(),
+                filename=f"{name}.toml",
+                label="Scenario (TOML)",
+                mime_type="application/toml",
+            )
+            solara.FileDownload(
+                lambda: result["summary"].to_csv(index=False),
+                filename=f"{name}-summary.csv",
+                label="Results (CSV)",
+                mime_type="text/csv",
+            )
+        with solara.Row(gap="0px", style="flex: 1; min-height: 0"):
+            with solara.Column(classes=["hedgesim-left"], style="padding: 0 12px 12px 12px"):
+                with solara.lab.Tabs(grow=True, color="#26384d"):
+                    groups = knobs(setting.base)
+                    with solara.lab.Tab("Powers"):
+                        for title, group in groups[:-1]:
+                            KnobGroup(title, group, setting, commit)
+                    with solara.lab.Tab(setting.base.actors[setting.base.small].name):
+                        KnobGroup(groups[-1][0], groups[-1][1], setting, commit)
+                        solara.Text(
+                            "A weight says how much the small state cares about one reason when it chooses "
+                            "how to align; 0 means it ignores that reason.",
+                            classes=["hedgesim-help"],
+                        )
+                    with solara.lab.Tab(f"Events ({len(setting.base.events) - len(setting.off)})"):
+                        EventList(setting, switch)
+            with solara.Column(classes=["hedgesim-main"], gap="8px"):
+                if error:
+                    solara.Text(error, classes=["hedgesim-error"])
+                changes = len(setting.values) + len(setting.off)
+                status = (
+                    f"<b>{setting.base.scenario.title}</b> · {ens.runs} runs · seed {ens.seed} · "
+                    + (
+                        f"<b>{changes} change{'s' if changes != 1 else ''}</b> from the scenario"
+                        if changes
+                        else "as loaded"
+                    )
+                    + f" · updated in <span data-testid='seconds'>{result['seconds']:.2f}</span> s"
+                    "<br><span class='hedgesim-help'>Solid lines: median of the runs with your changes; "
+                    "bands: middle 50% and 90% of runs; dashed and faint: the scenario as loaded "
+                    "(same random numbers). Dotted: event dates.</span>"
+                )
+                solara.HTML(tag="div", unsafe_innerHTML=status, classes=["hedgesim-status"])
+                with solara.Div(classes=["hedgesim-grid"]):
+                    with solara.Div(classes=["hedgesim-cell"], style="grid-row: span 2; padding: 8px"):
+                        TimeControls(step, playing, ens.dates)
+                        solara.HTML(
+                            tag="div",
+                            unsafe_innerHTML=actors.svg(setting.base, values, ens.dates[step_now]),
+                            attributes={"data-testid": "actors"},
+                        )
+                    left = charts.cursor_left(ens.dates, step_now)
+                    for panel, _, _ in charts.PANELS:
+                        Panel(result["pngs"][panel], left, panel)
+                    NowList(setting, step_now, values)
+
+
+@solara.component
+def Layout(children: list[Any] = []):  # noqa: B006 (Solara's signature)
+    """No app bar or footer: the page draws its own header."""
+    return rv.Html(tag="div", children=children)

@@ -1,0 +1,197 @@
+"""What a class changes in a scenario: the knobs (sliders) and the events switched off.
+
+A :class:`Setting` is the scenario as loaded plus changed values (dotted keys, as for
+:meth:`Scenario.with_overrides`) and the titles of the events switched off. Its :meth:`scenario`
+is an ordinary validated :class:`Scenario`, so what the dashboard shows is what ``sim.run`` gives,
+and what it exports is what ``hedgesim run`` reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sim.quantities import Dist
+from sim.scenario import Scenario
+
+#: Runs per ensemble in the dashboard: bands are steady at this size and an update takes well under 1 s.
+RUNS = 200
+#: Seed when the scenario gives none: fixed, so the baseline and every change share their noise.
+DEFAULT_SEED = 1
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One slider: the value it sets, its range, its unit and a line a student can read."""
+
+    key: str  # dotted path, as for Scenario.with_overrides
+    label: str
+    unit: str
+    help: str
+    low: float
+    high: float
+    step: float
+
+    def value_in(self, scenario: Scenario) -> float | Dist:
+        """The knob's value in a scenario (a parameter's default where the file gives none)."""
+        node: Any = scenario
+        for part in self.key.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        return node
+
+
+def knobs(scenario: Scenario) -> list[tuple[str, list[Knob]]]:
+    """The sliders for a scenario, in groups: one per great power, then the small state's weights."""
+    groups: list[tuple[str, list[Knob]]] = []
+    for p in scenario.powers:
+        actor = scenario.actors[p]
+        budget = float(actor.budget)  # type: ignore[union-attr]
+        top = max(100.0, 2 * budget)
+        top = float(round(top, -1)) if top > 100 else top
+        groups.append(
+            (
+                actor.name,
+                [
+                    Knob(
+                        f"actors.{p}.budget",
+                        "Aid budget",
+                        "USD m / quarter",
+                        "Aid and investment it can offer each quarter.",
+                        0.0,
+                        top,
+                        1.0,
+                    ),
+                    Knob(
+                        f"actors.{p}.conditionality",
+                        "Conditionality",
+                        "0 to 1",
+                        "How much its aid depends on good governance, 0 to 1 (0: no strings attached).",
+                        0.0,
+                        1.0,
+                        0.05,
+                    ),
+                    Knob(
+                        f"actors.{p}.presence",
+                        "Security presence",
+                        "0 to 1",
+                        "Its military presence at the small state, 0 to 1 (bases, ships, training).",
+                        0.0,
+                        1.0,
+                        0.05,
+                    ),
+                ],
+            )
+        )
+    small = scenario.actors[scenario.small].name
+    weights = [
+        ("weight_economy", "Economy", "Aid and trade: how much money counts."),
+        ("weight_security", "Security", "Protection against the power seen as most threatening."),
+        ("weight_regime", "Regime security", "Non-interference in domestic politics; criticism hurts."),
+        ("weight_diversification", "Diversification", "Cost of depending too much on one power."),
+        ("weight_entrapment", "Entrapment", "Risk of being dragged into a power's rivalries."),
+        ("weight_partnership", "Partnership", "Trust from a formal partnership (its tier)."),
+    ]
+    groups.append(
+        (
+            f"{small}'s priorities",
+            [
+                Knob(f"parameters.{k}", label, "weight, 0 to 5", text, 0.0, 5.0, 0.1)
+                for k, label, text in weights
+            ],
+        )
+    )
+    return groups
+
+
+def all_knobs(scenario: Scenario) -> dict[str, Knob]:
+    return {k.key: k for _, group in knobs(scenario) for k in group}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A scenario as loaded, the values changed from it and the events switched off."""
+
+    base: Scenario
+    values: tuple[tuple[str, float], ...] = ()
+    off: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def seed(self) -> int:
+        return self.base.scenario.seed if self.base.scenario.seed is not None else DEFAULT_SEED
+
+    def changed(self) -> bool:
+        return bool(self.values or self.off)
+
+    def with_value(self, key: str, value: float) -> Setting:
+        """The setting with one knob moved; moving it back to the scenario's value removes the change."""
+        rest = tuple((k, v) for k, v in self.values if k != key)
+        knob = all_knobs(self.base).get(key)
+        original = knob.value_in(self.base) if knob else None
+        if isinstance(original, int | float) and abs(float(original) - value) < 1e-12:
+            return replace(self, values=rest)
+        return replace(self, values=tuple(sorted((*rest, (key, float(value))))))
+
+    def with_event(self, title: str, on: bool) -> Setting:
+        return replace(self, off=self.off - {title} if on else self.off | {title})
+
+    def reset(self) -> Setting:
+        return Setting(self.base)
+
+    def value(self, knob: Knob) -> float:
+        """What the knob shows: the changed value, else the scenario's (a distribution's mean)."""
+        for k, v in self.values:
+            if k == knob.key:
+                return v
+        original = knob.value_in(self.base)
+        return original.mean if isinstance(original, Dist) else float(original)
+
+    def scenario(self, runs: int | None = None) -> Scenario:
+        """The changed scenario, validated (``runs`` and the seed written in, when runs is given)."""
+        sc = self.base.without_events(*sorted(self.off)) if self.off else self.base
+        changes: dict[str, Any] = dict(self.values)
+        if runs is not None:
+            changes |= {"scenario.runs": runs, "scenario.seed": self.seed}
+        return sc.with_overrides(changes)
+
+    def export_toml(self, runs: int = RUNS) -> str:
+        """A scenario file of this setting that ``sim.load_scenario`` reads and ``sim.run`` reproduces."""
+        sc = self.scenario(runs)
+        changes = [f"  {k} = {v:g}" for k, v in self.values] + [f"  event off: {t}" for t in sorted(self.off)]
+        if self.changed():
+            sc = sc.with_overrides(
+                {"scenario.name": f"{sc.name}-dashboard", "scenario.title": f"{sc.scenario.title} (changed)"}
+            )
+        header = (
+            f"Exported from the hedgesim dashboard: {self.base.name} ({self.base.source})\n"
+            + (f"Changes from it:\n{chr(10).join(changes)}\n" if changes else "No changes from it.\n")
+            + f"Run it again with: hedgesim run <this file>  ({runs} runs, seed {self.seed})"
+        )
+        return sc.to_toml(header)
+
+
+def load_text(name: str, text: str) -> Scenario:
+    """A scenario from a file's text (an upload), validated like a file on disk.
+
+    The text is written into a fresh temporary folder beside copies of the bundled scenarios, so a
+    counterfactual that says ``extends = "csp2023.toml"`` finds what it extends. Errors name the file.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from sim.errors import ScenarioError
+    from sim.scenario import bundled_scenarios, load_scenario
+
+    safe = Path(name).name or "scenario.toml"
+    with tempfile.TemporaryDirectory(prefix="hedgesim-") as tmp:
+        for path in bundled_scenarios().values():
+            shutil.copy(path, Path(tmp) / path.name)
+        target = Path(tmp) / safe
+        target.write_text(text, encoding="utf-8")
+        try:
+            sc = load_scenario(target)
+        except ScenarioError as err:  # name the file as the user knows it, not the temporary copy
+            source = safe if err.source == str(target) else err.source.replace(tmp + "/", "")
+            raise ScenarioError(source, err.key, err.problem, err.line) from None
+    sc._source = safe
+    return sc

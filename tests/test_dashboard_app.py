@@ -1,0 +1,150 @@
+"""The dashboard page through ``solara.render``, without a browser: widgets, their events, results."""
+
+from __future__ import annotations
+
+import pytest
+
+solara = pytest.importorskip("solara")
+
+from sim.dashboard import app  # noqa: E402
+from sim.dashboard.setting import RUNS  # noqa: E402
+
+
+@pytest.fixture
+def dash(monkeypatch):
+    monkeypatch.delenv(app.SCENARIO_ENV, raising=False)
+    box, rc = solara.render(app.Page(), handle_error=False)
+    yield rc
+    rc.close()
+
+
+def _walk(rc):
+    """Every widget on the page, depth first."""
+    stack = [rc.container]
+    while stack:
+        w = stack.pop()
+        yield w
+        stack.extend(c for c in reversed(getattr(w, "children", []) or []) if not isinstance(c, str))
+
+
+def _find(rc, **attrs):
+    """Widgets whose DOM attributes include ``attrs`` (``class_`` matches one of their classes)."""
+    out = []
+    for w in _walk(rc):
+        a = dict(getattr(w, "attributes", None) or {})
+        classes = f"{a.get('class', '')} {getattr(w, 'class_', '') or ''}".split()
+        if all(k == "class_" and val in classes or a.get(k) == val for k, val in attrs.items()):
+            out.append(w)
+    return out
+
+
+def _one(rc, **attrs):
+    found = _find(rc, **attrs)
+    assert len(found) == 1, (attrs, len(found))
+    return found[0]
+
+
+def _html(rc, cls: str) -> str:
+    """The inner HTML of the solara.HTML element with a class."""
+    return _one(rc, class_=cls).unsafe_innerHTML
+
+
+def _panel(rc, name: str) -> bytes:
+    from ipywidgets import Image
+
+    cell = _one(rc, **{"data-panel": name})
+    stack = [cell]
+    while stack:
+        w = stack.pop()
+        if isinstance(w, Image):
+            return w.value
+        stack.extend(c for c in getattr(w, "children", []) or [] if not isinstance(c, str))
+    raise AssertionError(f"no picture in panel {name}")
+
+
+def _actors_svg(rc) -> str:
+    return _one(rc, **{"data-testid": "actors"}).unsafe_innerHTML
+
+
+def _knob(rc, key: str):
+    return _one(rc, **{"data-knob": key})
+
+
+def test_page_shows_knobs_events_panels_and_the_actors(dash):
+    knobs = [w for w in _walk(dash) if "data-knob" in (getattr(w, "attributes", None) or {})]
+    assert len(knobs) == 3 * 3 + 6
+    switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
+    assert len(switches) == 18 and all(w.v_model for w in switches)
+    for panel in ("influence", "alignment", "aid", "hedging", "tension_powers", "tension_small"):
+        assert _panel(dash, panel)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "2026Q4" in _actors_svg(dash) and ">Cambodia<" in _actors_svg(dash)
+    status = _html(dash, "hedgesim-status")
+    assert f"{RUNS} runs" in status and "seed 20231216" in status and "as loaded" in status
+
+
+def test_moving_a_slider_reruns_and_moving_it_back_restores(dash):
+    before = _panel(dash, "aid")
+    slider = _knob(dash, "actors.us.budget")
+    slider.fire_event("change", 0.0)
+    assert "1 change" in _html(dash, "hedgesim-status")
+    assert _panel(dash, "aid") != before
+    slider = _knob(dash, "actors.us.budget")
+    assert slider.v_model == 0.0
+    slider.fire_event("change", 56.0)
+    assert "as loaded" in _html(dash, "hedgesim-status")
+    assert _panel(dash, "aid") == before  # same setting, same noise: the same picture
+
+
+def test_switching_an_event_off_moves_the_outcome(dash):
+    table = _html(dash, "hedgesim-at-date")  # the medians at the date shown
+    before = _panel(dash, "alignment")
+    switch = _one(dash, **{"data-event": "Japan-Cambodia CSP"})
+    switch.v_model = False
+    assert "1 change" in _html(dash, "hedgesim-status")
+    assert _panel(dash, "alignment") != before
+    assert _html(dash, "hedgesim-at-date") != table
+    assert any("Events (17)" in str(getattr(w, "children", "")) for w in _walk(dash))
+
+
+def test_stepping_through_time_moves_the_picture(dash):
+    assert "actors at 2026Q4" in _actors_svg(dash)
+    time_slider = _one(dash, **{"data-testid": "time"})
+    time_slider.v_model = 0
+    assert "actors at 2020Q1" in _actors_svg(dash)
+    _one(dash, **{"data-testid": "step-forward"}).click()
+    assert "actors at 2020Q2" in _actors_svg(dash)
+
+
+def test_opening_a_file_replaces_the_scenario_and_a_bad_one_says_why(dash):
+    widgets = [w for w in _walk(dash) if hasattr(w, "vue_event_opened")]
+    assert len(widgets) == 1
+    text = (
+        '[scenario]\nextends = "csp2023.toml"\ndrop_events = ["Japan-Cambodia CSP"]\n'
+        'name = "mine"\ntitle = "Mine, without the CSP"\n'
+    )
+    widgets[0].vue_event_opened({"name": "mine.toml", "text": text})
+    assert "Mine, without the CSP" in _html(dash, "hedgesim-status")
+    switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
+    assert len(switches) == 17
+    widgets = [w for w in _walk(dash) if hasattr(w, "vue_event_opened")]
+    widgets[0].vue_event_opened({"name": "broken.toml", "text": "[scenario]\nname = 3\n"})
+    assert _one(dash, class_="hedgesim-error").children[0].startswith("broken.toml")
+
+
+def test_reset_returns_to_the_scenarios_values(dash):
+    _knob(dash, "parameters.weight_economy").fire_event("change", 4.0)
+    _one(dash, **{"data-event": "US arms embargo"}).v_model = False
+    assert "2 changes" in _html(dash, "hedgesim-status")
+    _one(dash, **{"data-testid": "reset"}).click()
+    assert "as loaded" in _html(dash, "hedgesim-status")
+    assert _knob(dash, "parameters.weight_economy").v_model == 1.5
+    assert _one(dash, **{"data-event": "US arms embargo"}).v_model is True
+
+
+def test_choosing_another_bundled_scenario(dash):
+    choice = _one(dash, **{"data-testid": "scenario"})
+    assert "no_ream" in {item["value"] for item in choice.items}
+    choice.v_model = "no_ream"
+    assert "no Chinese naval access at Ream" in _html(dash, "hedgesim-status")
+    switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
+    assert len(switches) == 16
