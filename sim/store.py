@@ -22,8 +22,9 @@ import numpy as np
 #: (csp2023 takes 5,376 bytes per run, so about 100,000 runs).
 IN_MEMORY_LIMIT = 512 * 2**20
 
-#: Rows of a statistics block are read this many runs at a time (bounded buffers).
-_PIECE = 1 << 16
+#: Rows of a statistics block are read this many runs at a time: a piece (2.3 MB for csp2023)
+#: stays in cache while it is transposed, which is ten times faster than larger pieces.
+_PIECE = 1 << 13
 
 
 def nbytes(variables: int, steps: int, runs: int) -> int:
@@ -83,10 +84,11 @@ class TrajectoryFile:
         finally:
             os.close(fd)
 
-    def rows(self, v: int, t0: int, t1: int) -> np.ndarray:
-        """Variable v at steps t0..t1-1 for every run, shape (t1 - t0, runs), read in pieces."""
+    def rows(self, v: int, t0: int, t1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Variable v at steps t0..t1-1 for every run, shape (t1 - t0, runs), read in pieces
+        (into ``out``, a buffer of that shape, when given)."""
         V, R, T1 = self.shape  # noqa: N806
-        out = np.empty((t1 - t0, R))
+        out = np.empty((t1 - t0, R)) if out is None else out
         piece = np.empty((min(_PIECE, R), T1))
         with open(self.path, "rb", buffering=0) as f:
             for r0 in range(0, R, _PIECE):

@@ -7,6 +7,7 @@ row of runs in index order).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -195,3 +196,12 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_cover_every_run_once_and_small_ensembles_stay_in_one_process():
+    from sim.chunks import auto_workers, plan
+
+    spans = plan(10_001, 4096)
+    assert spans == [(0, 4096), (4096, 8192), (8192, 10_001)]
+    assert auto_workers(500, 27) == 1  # the classroom default: no process start-up to pay
+    assert auto_workers(1_000_000, 27) == (os.cpu_count() or 1)
