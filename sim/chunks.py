@@ -155,7 +155,9 @@ def compute(
     from sim.statistics import variable_stats
 
     file = sink if isinstance(sink, TrajectoryFile) else None
-    pool = LocalPool(workers, spec, seed, sink) if workers > 1 else None
+    # with Dask, local processes only serve the statistics of an on-disk ensemble
+    wanted = workers > 1 and (dask is None or file is not None)
+    pool = LocalPool(workers, spec, seed, sink) if wanted else None
     ok = False
     try:
         if dask is not None:

@@ -12,7 +12,7 @@ from typing import Any
 class Progress:
     """Counts finished runs; a no-op unless ``show`` and stderr is a terminal."""
 
-    def __init__(self, label: str, runs: int, show: bool | None = None):
+    def __init__(self, label: str, runs: int, show: bool | None = None, delay: float = 0.5):
         self.bar: Any = None
         if show is False or not sys.stderr.isatty():
             return
@@ -26,7 +26,7 @@ class Progress:
             file=sys.stderr,
             dynamic_ncols=True,
             mininterval=0.2,
-            delay=0.5,  # short runs finish before any bar appears
+            delay=delay,  # short runs finish before any bar appears
             bar_format="{desc}: {bar} {n_fmt}/{total_fmt} runs · {rate_fmt} · ETA {remaining}",
         )
 

@@ -205,3 +205,23 @@ def test_chunks_cover_every_run_once_and_small_ensembles_stay_in_one_process():
     assert spans == [(0, 4096), (4096, 8192), (8192, 10_001)]
     assert auto_workers(500, 27) == 1  # the classroom default: no process start-up to pay
     assert auto_workers(1_000_000, 27) == (os.cpu_count() or 1)
+
+
+def test_progress_bar_shows_runs_rate_and_eta_on_a_terminal_only(monkeypatch):
+    import io
+
+    from sim.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for show, want in ((None, True), (False, False)):
+        term = Terminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        bar = Progress("csp2023", 1000, show=show, delay=0)
+        bar(400)
+        bar(600)
+        bar.close()
+        text = term.getvalue()
+        assert ("1.00k/1.00k runs" in text and "ETA" in text and "runs/s" in text) == want, text
