@@ -252,19 +252,20 @@ def run(
     V, T1 = len(variables), sc.steps + 1  # noqa: N806
     temporary = False
     file: TrajectoryFile | None = None
-    if nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT:
-        if store is None:
-            import tempfile
-
-            fd, store = tempfile.mkstemp(prefix=f"hedgesim-{sc.name}-", suffix=".npy")
-            os.close(fd)
-            temporary = True
-        file = TrajectoryFile.create(store, V, n, T1)
     spans = plan(n, chunk_size or DEFAULT_CHUNK)
     procs = workers if workers is not None else auto_workers(n, sc.steps)
     procs = min(procs, len(spans)) if dask is None else procs
     bar = Progress(sc.name, n, progress)
+    on_disk = nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT
     try:
+        if on_disk:
+            if store is None:
+                import tempfile
+
+                fd, store = tempfile.mkstemp(prefix=f"hedgesim-{sc.name}-", suffix=".npy")
+                os.close(fd)
+                temporary = True
+            file = TrajectoryFile.create(store, V, n, T1)
         if file is None and len(spans) == 1 and dask is None:
             from sim.chunks import simulate
 
@@ -274,9 +275,11 @@ def run(
         else:
             data = np.empty((V, T1, n)) if file is None else None
             stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar)
-    except BaseException:
+    except BaseException as err:
         if temporary:
             _unlink(str(store))
+        if isinstance(err, OSError) and on_disk:  # a full disk, a folder that vanished: one line
+            raise HedgesimError(f"{store}: cannot write the trajectories ({err.strerror or err})") from None
         raise
     finally:
         bar.close()

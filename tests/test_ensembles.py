@@ -65,6 +65,11 @@ def test_on_disk_ensemble_matches_in_memory(csp2023, reference, tiny_memory, tmp
     assert (tmp_path / "t.npy").read_bytes() == saved.read_bytes()
 
 
+def test_unwritable_store_is_one_line(csp2023, tiny_memory, tmp_path):
+    with pytest.raises(sim.HedgesimError, match="cannot write the trajectories"):
+        sim.run(csp2023, runs=20, seed=1, store=tmp_path / "missing" / "t.npy")
+
+
 def test_temporary_store_is_removed_with_the_ensemble(csp2023, tiny_memory):
     import gc
 
@@ -225,3 +230,21 @@ def test_progress_bar_shows_runs_rate_and_eta_on_a_terminal_only(monkeypatch):
         bar.close()
         text = term.getvalue()
         assert ("1.00k/1.00k runs" in text and "ETA" in text and "runs/s" in text) == want, text
+
+
+def test_figures_of_an_on_disk_ensemble_match_in_memory(tmp_path, monkeypatch):
+    """Figures come from the exact statistics, so they too do not depend on where runs were kept."""
+    import sim.ensemble
+    import sim.store
+
+    runner = CliRunner()
+    base = ["run", CSP, "--runs", "60", "--seed", "2", "-q"]
+    assert runner.invoke(main, [*base, "--out", str(tmp_path / "mem")]).exit_code == 0
+    monkeypatch.setattr(sim.ensemble, "IN_MEMORY_LIMIT", 0)
+    monkeypatch.setattr(sim.store, "IN_MEMORY_LIMIT", 0)
+    r = runner.invoke(main, [*base, "--out", str(tmp_path / "disk")])
+    assert r.exit_code == 0, r.output
+    for name in ("influence.svg", "tension.svg"):
+        assert (tmp_path / "mem/figures" / name).read_bytes() == (
+            tmp_path / "disk/figures" / name
+        ).read_bytes()
