@@ -248,11 +248,23 @@ def run(
     else:
         seed, origin = new_seed(), "drawn"
     t0 = time.perf_counter()
-    variables = output_names(sc, seed)
+    spans = plan(n, chunk_size or DEFAULT_CHUNK)
+    if len(spans) == 1 and dask is None:
+        from sim.model import HedgingModel
+
+        model = HedgingModel(sc, np.arange(n), seed)
+        variables = model.variables
+        if nbytes(len(variables), sc.steps, n) <= IN_MEMORY_LIMIT:
+            # one chunk that fits in memory: the model's own buffer is the result, no copy
+            model.run()
+            wall = time.perf_counter() - t0
+            return Ensemble(sc, seed, origin, variables, model.record, model.run_ids, wall)
+        del model
+    else:
+        variables = output_names(sc, seed)
     V, T1 = len(variables), sc.steps + 1  # noqa: N806
     temporary = False
     file: TrajectoryFile | None = None
-    spans = plan(n, chunk_size or DEFAULT_CHUNK)
     procs = workers if workers is not None else auto_workers(n, sc.steps)
     procs = min(procs, len(spans)) if dask is None else procs
     bar = Progress(sc.name, n, progress)
@@ -266,15 +278,8 @@ def run(
                 os.close(fd)
                 temporary = True
             file = TrajectoryFile.create(store, V, n, T1)
-        if file is None and len(spans) == 1 and dask is None:
-            from sim.chunks import simulate
-
-            data = simulate(sc, seed, 0, n)  # one chunk: the model's own buffer, no copy
-            bar(n)
-            stats = None
-        else:
-            data = np.empty((V, T1, n)) if file is None else None
-            stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar)
+        data = np.empty((V, T1, n)) if file is None else None
+        stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar)
     except BaseException as err:
         if temporary:
             _unlink(str(store))

@@ -9,7 +9,8 @@ partial sums are combined in an order that depends on the split.
 
 Quantiles are exact, not sketched. Memory stays bounded because rows are read in blocks of at most
 :data:`BLOCK_VALUES` values (256 MiB), from memory or from the trajectory file on disk: a block of
-csp2023 holds every date of a variable up to 1.2 million runs, so each variable is read once.
+csp2023 holds every date of a variable up to 1.2 million runs, so each variable is read once. The
+bound holds while one row fits in a block (up to 33 million runs); beyond, a block is one row.
 """
 
 from __future__ import annotations
