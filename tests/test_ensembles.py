@@ -52,10 +52,16 @@ def test_chunk_sizes_and_workers_give_identical_bytes(csp2023, reference):
         assert ens.stats().tobytes() == reference.stats().tobytes(), kw
 
 
-def test_on_disk_ensemble_matches_in_memory(csp2023, reference, tiny_memory, tmp_path):
-    ens = sim.run(csp2023, runs=300, seed=11, chunk_size=50, workers=2, store=tmp_path / "t.npy")
+def test_on_disk_ensemble_matches_in_memory(csp2023, reference, tiny_memory, tmp_path, monkeypatch):
+    import sim.statistics
+
+    monkeypatch.setattr(sim.statistics, "BLOCK_VALUES", 300 * 5)  # read back 5 dates at a time
+    ens = sim.run(csp2023, runs=300, seed=11, chunk_size=50, store=tmp_path / "t.npy")
     assert ens.file is not None and ens.file.path == tmp_path / "t.npy"
-    assert ens.stats().tobytes() == reference.stats().tobytes()  # computed in the workers, from disk
+    assert ens.stats().tobytes() == reference.stats().tobytes()  # from disk, in blocks
+    pooled = sim.run(csp2023, runs=300, seed=11, chunk_size=64, workers=2, store=tmp_path / "t2.npy")
+    assert pooled.stats().tobytes() == reference.stats().tobytes()  # in the worker processes
+    assert (tmp_path / "t2.npy").read_bytes() == (tmp_path / "t.npy").read_bytes()
     assert np.array_equal(ens.values("japan.influence"), reference.values("japan.influence"))
     # the file is what np.save writes for the same array: a notebook opens it lazily
     lazy = np.load(tmp_path / "t.npy", mmap_mode="r")
