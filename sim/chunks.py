@@ -163,7 +163,7 @@ def compute(
         if dask is not None:
             from sim.cluster import run_on_dask
 
-            for start, record in run_on_dask(dask, spec, seed, spans):
+            for start, record in run_on_dask(dask, simulate, spec, seed, spans):
                 put(sink, start, record)
                 done(record.shape[2])
         elif pool is not None:

@@ -1,16 +1,17 @@
 """Chunks of runs on a dask.distributed cluster (the optional extra ``hedgesim[dask]``).
 
 The scheduler is one the user started (``dask scheduler``, a ``LocalCluster``, or dask-jobqueue
-on an HPC system); hedgesim only connects to it as a client. Each chunk is one task, computed by
-:func:`sim.chunks.simulate` on a worker, exactly as a local process would, so the results are
-byte-identical to a local run. The workers need the same hedgesim installed (and its
-dependencies); they do not need the scenario file, which travels with the tasks.
+on an HPC system); hedgesim only connects to it as a client. Each chunk is one task, computed on a
+worker by :func:`sim.chunks.simulate` (passed in, so this module imports nothing above it),
+exactly as a local process would, so the results are byte-identical to a local run. The workers
+need the same hedgesim installed (and its dependencies); they do not need the scenario file,
+which travels with the tasks.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from sim.errors import HedgesimError
@@ -39,11 +40,14 @@ def client_for(address: str):  # noqa: ANN201 (distributed.Client, an optional i
 
 
 def run_on_dask(
-    address: str, spec: Scenario, seed: int, spans: list[tuple[int, int]]
+    address: str,
+    simulate: Callable[[Scenario, int, int, int], np.ndarray],
+    spec: Scenario,
+    seed: int,
+    spans: list[tuple[int, int]],
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Compute the chunks on the cluster; yield (start, record) as each one arrives."""
-    from sim.chunks import simulate
-
+    """Compute ``simulate(spec, seed, start, stop)`` for each chunk on the cluster; yield (start,
+    record) as each one arrives."""
     client = client_for(address)
     from distributed import as_completed
 
