@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,16 @@ class LocalPool:
 
         self.file = sink if isinstance(sink, TrajectoryFile) else None
         ctx = multiprocessing.get_context("spawn")
-        self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
+        # Workers start with Ctrl-C ignored (an ignored signal survives exec, and Python then
+        # installs no handler), so a Ctrl-C at the terminal, which reaches the whole process group,
+        # never prints a traceback from a worker still starting up. The parent handles it.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
 
     def chunks(self, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int, np.ndarray | None]]:
         yield from self.pool.imap_unordered(_pool_chunk, spans)

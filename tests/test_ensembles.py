@@ -190,7 +190,8 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
     out = tmp_path / "big"
     cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--runs", "400000", "--workers", "2"]
     cmd += ["--chunk-size", "2048", "--out", str(out), "--no-figures", "-q"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # its own process group, which Ctrl-C at a terminal signals as a whole (workers included)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         # wait until the work has begun: the hidden staging folder holds the trajectory file
@@ -199,7 +200,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(1.0)  # well inside the run (it takes far longer)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
