@@ -52,6 +52,34 @@ def command_line() -> str:
     return "hedgesim " + shlex.join(argv)
 
 
+def ensemble_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of every command that runs ensembles: --workers, --dask, --chunk-size.
+
+    The command receives ``workers``, ``dask`` and ``chunk_size`` and passes them to
+    :func:`sim.run`, which gives the same numbers, bit for bit, whatever their values.
+    """
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help="Local processes (default: 1 for small ensembles, all cores for large ones).",
+        ),
+        click.option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Run on a Dask scheduler, e.g. tcp://host:8786 (needs: pip install 'hedgesim[dask]').",
+        ),
+        click.option(
+            "--chunk-size",
+            type=click.IntRange(min=1),
+            help="Runs per chunk of work (default: 4096). Results do not depend on it.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="hedgesim")
 def main() -> None:
@@ -85,9 +113,16 @@ def main() -> None:
     show_default=True,
     help="Format of the per-run trajectories.",
 )
+@click.option(
+    "--trajectories/--no-trajectories",
+    default=None,
+    help="Write every run's trajectories (default: when they take at most 512 MiB, "
+    "about 100,000 runs of csp2023).",
+)
 @click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors, and no progress bar.")
+@ensemble_options
 @friendly
 def run(
     scenario: str,
@@ -96,16 +131,22 @@ def run(
     out: Path | None,
     sets: tuple[str, ...],
     fmt: str,
+    trajectories: bool | None,
     no_figures: bool,
     force: bool,
     quiet: bool,
+    workers: int | None,
+    dask: str | None,
+    chunk_size: int | None,
 ) -> None:
     """Run a scenario's ensemble and write its results folder.
 
     The folder holds manifest.json, summary.csv, every run's trajectories and figures/.
     """
+    import os
+
     from sim.ensemble import run as run_ensemble
-    from sim.outputs import check_folder, default_folder, write_results
+    from sim.outputs import check_folder, default_folder, staging, write_into
     from sim.scenario import load_scenario, parse_override
 
     sc = load_scenario(scenario)
@@ -113,19 +154,27 @@ def run(
     sc = sc.with_overrides(overrides)
     folder = out if out is not None else default_folder(sc.name)
     check_folder(folder, force)  # before the work, not after
-    ens = run_ensemble(sc, runs=runs, seed=seed, progress=False if quiet else None)
     command = command_line()
-    import os
-
-    write_results(
-        ens,
-        folder,
-        force=force,
-        fmt=fmt,
-        figures=not no_figures,
-        command=command,
-        workers=min(2, os.cpu_count() or 1),
-    )
+    with staging(folder, force) as tmp:  # removed on error or Ctrl-C: nothing half-written
+        ens = run_ensemble(
+            sc,
+            runs=runs,
+            seed=seed,
+            progress=False if quiet else None,
+            workers=workers,
+            dask=dask,
+            chunk_size=chunk_size,
+            store=tmp / "trajectories.npy",
+        )
+        write_into(
+            ens,
+            tmp,
+            fmt=fmt,
+            figures=not no_figures,
+            command=command,
+            workers=min(2, os.cpu_count() or 1),
+            trajectories=trajectories,
+        )
     if not quiet:
         click.echo(digest(ens, folder, figures=not no_figures))
 
@@ -296,8 +345,6 @@ def dashboard(scenario: str | None, port: str, host: str, no_browser: bool) -> N
 
 def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     """A few lines: what ran, the key end values with their spread, where the files went."""
-    import numpy as np
-
     sc = ens.scenario
     names = {k: a.name for k, a in sc.actors.items()}
     origin = {"given": "given", "scenario": "from the scenario", "drawn": "drawn; pass --seed to repeat"}
@@ -309,8 +356,7 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     ]
 
     def cell(var: str) -> str:
-        v = ens.final(var)
-        lo, mid, hi = np.quantile(v, [0.05, 0.5, 0.95])
+        lo, _, mid, _, hi = ens.quantiles(var)[:, -1]
         fmt = "{:.0f}" if var.endswith(".aid") else "{:.2f}"
         return f"{fmt.format(mid)} [{fmt.format(lo)}-{fmt.format(hi)}]"
 
@@ -325,7 +371,7 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
         lines += [f"    {n:<{width}}  {cell(v)}" for n, v in cells]
     lines.append(f"  hedging index  {cell(f'{sc.small}.hedging_index')}")
     dyads = sorted(
-        (v for v in ens.variables if v.startswith("tension.")), key=lambda v: -float(np.median(ens.final(v)))
+        (v for v in ens.variables if v.startswith("tension.")), key=lambda v: -float(ens.quantiles(v)[2, -1])
     )[:3]
     lines.append("  highest tension  " + ", ".join(f"{v.removeprefix('tension.')} {cell(v)}" for v in dyads))
     lines.append(f"Results in {folder}/ (summary.csv, manifest.json{', figures/' if figures else ''})")

@@ -7,7 +7,7 @@ rule; see :mod:`sim.noise`).
 
 from __future__ import annotations
 
-import sys
+import os
 import time
 from functools import cached_property
 from pathlib import Path
@@ -15,21 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.errors import HedgesimError
 from sim.noise import new_seed
 from sim.scenario import Scenario, load_scenario
+from sim.statistics import QUANTILES  # noqa: F401 (re-exported: the quantiles of summaries)
+from sim.store import IN_MEMORY_LIMIT, TrajectoryFile, nbytes
 
 if TYPE_CHECKING:
     import pandas as pd
-
-#: Quantiles reported in summaries (the bands on plots are 50% = p25..p75 and 90% = p05..p95).
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 class Ensemble:
     """The outcome of a scenario's runs: every variable of every run at every date.
 
-    ``data`` has shape (variables, steps + 1, runs). Use :meth:`values` for one variable as
-    (runs, steps + 1), :meth:`summary` for tidy statistics and :meth:`trajectories` for tidy runs.
+    ``data`` has shape (variables, steps + 1, runs): an array in memory for a small ensemble, a
+    read-only memory map of the trajectory file for a large one (:mod:`sim.store`). Use
+    :meth:`values` for one variable as (runs, steps + 1), :meth:`summary` for tidy statistics and
+    :meth:`trajectories` for tidy runs.
     """
 
     def __init__(
@@ -38,14 +40,41 @@ class Ensemble:
         seed: int,
         seed_origin: str,
         variables: list[str],
-        data: np.ndarray,
+        data: np.ndarray | None,
         run_ids: np.ndarray,
         wall_time: float = 0.0,
+        *,
+        file: TrajectoryFile | None = None,
+        stats: np.ndarray | None = None,
+        runs: int | None = None,
     ):
         self.scenario, self.seed, self.seed_origin = scenario, seed, seed_origin
-        self.variables, self.data, self.run_ids = list(variables), data, run_ids
+        self.variables, self._data, self.run_ids = list(variables), data, run_ids
+        self.file, self._stats = file, stats
         self.wall_time = wall_time
         self._index = {v: i for i, v in enumerate(self.variables)}
+        if data is not None:
+            self._runs = data.shape[2]
+        elif file is not None:
+            self._runs = file.shape[1]
+        else:
+            self._runs = int(runs or 0)
+        self._remove: Any = None
+
+    def _remove_file_when_done(self) -> None:
+        """Delete the trajectory file (a temporary one) when this ensemble is garbage-collected."""
+        import os
+        import weakref
+
+        self._remove = weakref.finalize(self, _unlink, os.fspath(self.file.path))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_remove"] = None  # a copy (in a figure process) never deletes the file
+        if self.file is not None:
+            state["_data"] = None  # a memory map travels as its file's name, not its contents
+        state.pop("dates", None)
+        return state
 
     def __repr__(self) -> str:
         return (
@@ -54,12 +83,24 @@ class Ensemble:
         )
 
     @property
+    def data(self) -> np.ndarray:
+        """All numbers, shape (variables, steps + 1, runs); a lazy memory map for a large ensemble."""
+        if self._data is None:
+            if self.file is None:
+                raise HedgesimError(
+                    f"{self.scenario.name}: the trajectories of these {self.runs} runs were not kept "
+                    "(add --trajectories, or trajectories=True); the summary is available"
+                )
+            self._data = self.file.memmap().transpose(0, 2, 1)
+        return self._data
+
+    @property
     def runs(self) -> int:
-        return self.data.shape[2]
+        return self._runs
 
     @property
     def steps(self) -> int:
-        return self.data.shape[1] - 1
+        return self.scenario.steps
 
     @cached_property
     def dates(self) -> list[str]:
@@ -84,29 +125,47 @@ class Ensemble:
                 else f"; see Ensemble.variables ({len(self.variables)} names)"
             )
             raise KeyError(f"no variable {name!r}{hint}") from None
+        if self.file is not None:
+            return self.file.variable(i)
         return np.ascontiguousarray(self.data[i].T)
+
+    def stats(self) -> np.ndarray:
+        """Statistics over runs, shape (variables, steps + 1, 7): mean, sd, p05, p25, p50, p75, p95.
+
+        Exact, and the same however the runs were split (:mod:`sim.statistics`).
+        """
+        if self._stats is None:
+            from sim.statistics import variable_stats
+
+            source = self.file if self.file is not None else self.data
+            self._stats = np.stack([variable_stats(source, v) for v in range(len(self.variables))])
+        return self._stats
+
+    def quantiles(self, name: str) -> np.ndarray:
+        """p05, p25, p50, p75 and p95 of a variable at each date, shape (5, steps + 1)."""
+        if name not in self._index:
+            self.values(name)
+        return self.stats()[self._index[name], :, 2:].T
 
     def summary(self) -> pd.DataFrame:
         """Tidy statistics over runs: date, step, variable, mean, sd, p05, p25, p50, p75, p95.
 
         sd is the sample standard deviation (0 for a single run); quantiles are numpy's default
-        (linear interpolation between order statistics).
+        (linear interpolation between order statistics), exact at any number of runs.
         """
         import pandas as pd
 
-        V, T1, R = self.data.shape  # noqa: N806
-        mean = self.data.mean(axis=2)
-        sd = self.data.std(axis=2, ddof=1) if R > 1 else np.zeros((V, T1))
-        q = np.quantile(self.data, QUANTILES, axis=2)
+        from sim.statistics import COLUMNS
+
+        stats = self.stats()
+        V, T1, _ = stats.shape  # noqa: N806
         frame = {
             "date": np.tile(np.array(self.dates), V),
             "step": np.tile(np.arange(T1), V),
             "variable": np.repeat(np.array(self.variables), T1),
-            "mean": mean.ravel(),
-            "sd": sd.ravel(),
         }
-        for k, qq in zip(QUANTILES, q, strict=True):
-            frame[f"p{round(k * 100):02d}"] = qq.ravel()
+        for k, col in enumerate(COLUMNS):
+            frame[col] = stats[:, :, k].ravel()
         return pd.DataFrame(frame)
 
     def trajectories(self, variables: list[str] | None = None) -> pd.DataFrame:
@@ -132,11 +191,25 @@ class Ensemble:
         return self.values(name)[:, -1]
 
 
+def _unlink(path: str) -> None:
+    import os
+
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
 def run(
     scenario: Scenario | str | Path,
     runs: int | None = None,
     seed: int | None = None,
     progress: bool | None = None,
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+    chunk_size: int | None = None,
+    store: str | Path | None = None,
     **overrides: Any,
 ) -> Ensemble:
     """Run a scenario's ensemble.
@@ -145,19 +218,28 @@ def run(
         scenario: a :class:`Scenario` or the path of a scenario file.
         runs: how many runs (default: the scenario's ``runs``).
         seed: the seed (default: the scenario's; if it has none, a fresh one, recorded in the result).
-        progress: show progress on stderr (default: when stderr is a terminal and the run is long).
+        progress: show a progress bar on stderr (default: when stderr is a terminal).
+        workers: local processes (default: 1 for small ensembles, every core for large ones; see
+            :func:`sim.chunks.auto_workers`). With ``dask``, the processes that compute statistics.
+        dask: the address of a dask.distributed scheduler (``tcp://host:8786``) to run chunks on.
+        chunk_size: runs per chunk (default :data:`sim.chunks.DEFAULT_CHUNK`).
+        store: where to keep the trajectories when the ensemble is too large for memory (over
+            :data:`sim.store.IN_MEMORY_LIMIT`); default: a temporary file, deleted with the ensemble.
         **overrides: changed values, as for :meth:`Scenario.with_overrides` (``inertia=0.3``, or
             ``**{"actors.japan.budget": 200}``).
 
     Returns:
-        the :class:`Ensemble`, with the seed actually used.
+        the :class:`Ensemble`, with the seed actually used. The numbers are the same, bit for bit,
+        at any ``workers``, ``chunk_size`` or ``dask``.
     """
-    from sim.model import HedgingModel
+    from sim.chunks import DEFAULT_CHUNK, auto_workers, compute, output_names, plan
+    from sim.progress import Progress
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sc = sc.with_overrides(overrides)
-    if runs is not None and not (isinstance(runs, int) and runs >= 1):
-        raise ValueError(f"runs must be a whole number >= 1, found {runs!r}")
+    for name, value in (("runs", runs), ("workers", workers), ("chunk_size", chunk_size)):
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name} must be a whole number >= 1, found {value!r}")
     n = runs if runs is not None else sc.scenario.runs
     if seed is not None:
         origin = "given"
@@ -165,26 +247,50 @@ def run(
         seed, origin = sc.scenario.seed, "scenario"
     else:
         seed, origin = new_seed(), "drawn"
+    from sim.model import HedgingModel  # imported before the clock starts (Mesa takes ~0.5 s)
+
     t0 = time.perf_counter()
-    model = HedgingModel(sc, n, seed)
-    show = progress if progress is not None else sys.stderr.isatty()
-    model.run(progress=_Progress(sc.name, n) if show else None)
-    return Ensemble(sc, seed, origin, model.variables, model.record, model.run_ids, time.perf_counter() - t0)
+    spans = plan(n, chunk_size or DEFAULT_CHUNK)
+    if len(spans) == 1 and dask is None:
+        model = HedgingModel(sc, np.arange(n), seed)
+        variables = model.variables
+        if nbytes(len(variables), sc.steps, n) <= IN_MEMORY_LIMIT:
+            # one chunk that fits in memory: the model's own buffer is the result, no copy
+            model.run()
+            wall = time.perf_counter() - t0
+            return Ensemble(sc, seed, origin, variables, model.record, model.run_ids, wall)
+        del model
+    else:
+        variables = output_names(sc, seed)
+    V, T1 = len(variables), sc.steps + 1  # noqa: N806
+    temporary = False
+    file: TrajectoryFile | None = None
+    procs = workers if workers is not None else auto_workers(n, sc.steps)
+    procs = min(procs, len(spans)) if dask is None else procs
+    bar = Progress(sc.name, n, progress)
+    on_disk = nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT
+    try:
+        if on_disk:
+            if store is None:
+                import tempfile
 
-
-class _Progress:
-    """A one-line progress report on stderr, shown only once a run has taken over a second."""
-
-    def __init__(self, name: str, runs: int):
-        self.name, self.runs, self.t0, self.shown = name, runs, time.perf_counter(), False
-
-    def __call__(self, step: int, steps: int) -> None:
-        elapsed = time.perf_counter() - self.t0
-        if elapsed < 1.0 and step < steps:
-            return
-        if elapsed >= 1.0 or self.shown:
-            rate = self.runs * step / max(elapsed, 1e-9)
-            print(f"\r{self.name}: step {step}/{steps}, {rate:,.0f} run-steps/s", end="", file=sys.stderr)
-            self.shown = True
-        if step == steps and self.shown:
-            print(file=sys.stderr)
+                fd, store = tempfile.mkstemp(prefix=f"hedgesim-{sc.name}-", suffix=".npy")
+                os.close(fd)
+                temporary = True
+            file = TrajectoryFile.create(store, V, n, T1)
+        data = np.empty((V, T1, n)) if file is None else None
+        stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar)
+    except BaseException as err:
+        if temporary:
+            _unlink(str(store))
+        if isinstance(err, OSError) and on_disk:  # a full disk, a folder that vanished: one line
+            raise HedgesimError(f"{store}: cannot write the trajectories ({err.strerror or err})") from None
+        raise
+    finally:
+        bar.close()
+    ens = Ensemble(
+        sc, seed, origin, variables, data, np.arange(n), time.perf_counter() - t0, file=file, stats=stats
+    )
+    if temporary:
+        ens._remove_file_when_done()
+    return ens

@@ -70,9 +70,11 @@ class HedgingModel(mesa.Model):
         spec: a validated :class:`~sim.scenario.Scenario`.
         runs: the indices of the runs to simulate (an int n means runs 0..n-1).
         seed: the seed of all random streams.
+        record: a buffer to record into, shape (variables, steps + 1, runs) or larger in its last
+            axis (a process that computes many chunks reuses one; fresh pages cost time).
     """
 
-    def __init__(self, spec: Scenario, runs: int | np.ndarray, seed: int):
+    def __init__(self, spec: Scenario, runs: int | np.ndarray, seed: int, record: np.ndarray | None = None):
         super().__init__(rng=seed)
         self.spec, self.seed = spec, seed
         self.run_ids = np.arange(runs) if np.isscalar(runs) else np.asarray(runs, dtype=np.int64)
@@ -160,7 +162,11 @@ class HedgingModel(mesa.Model):
             + [f"{small}.hedging_index", f"{small}.autonomy", f"{small}.regime_pressure"]
             + [f"tension.{a}-{b}" for a, b in ctx.dyads]
         )
-        self.record = np.empty((len(self.variables), spec.steps + 1, n))
+        shape = (len(self.variables), spec.steps + 1, n)
+        if record is not None and record.shape[:2] == shape[:2] and record.shape[2] >= n:
+            self.record = record[:, :, :n]
+        else:
+            self.record = np.empty(shape)
         self._record(0)
 
     # ---- events ------------------------------------------------------------------------------

@@ -68,6 +68,36 @@ def versions() -> dict[str, str]:
     }
 
 
+@contextmanager
+def staging(out: str | Path, force: bool = False) -> Iterator[Path]:
+    """A hidden sibling folder to write into; renamed to ``out`` when the block ends without error.
+
+    On any error or Ctrl-C it is removed, so ``out`` is never left half-written.
+    """
+    out = Path(out)
+    check_folder(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        yield tmp
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def wants_trajectories(ens: Ensemble, trajectories: bool | None) -> bool:
+    """Write every run's trajectories? Yes when asked; by default, when they fit in
+    :data:`~sim.store.IN_MEMORY_LIMIT` (512 MiB, about 100,000 runs of csp2023)."""
+    from sim.store import IN_MEMORY_LIMIT, nbytes
+
+    if trajectories is not None:
+        return trajectories
+    return nbytes(len(ens.variables), ens.steps, ens.runs) <= IN_MEMORY_LIMIT
+
+
 def write_results(
     ens: Ensemble,
     out: str | Path,
@@ -77,39 +107,58 @@ def write_results(
     figures: bool = True,
     command: str | None = None,
     workers: int = 1,
+    trajectories: bool | None = None,
 ) -> Path:
     """Write an ensemble's results into ``out`` atomically and return the folder.
 
-    ``workers`` > 1 draws figures in that many processes in all.
+    ``workers`` > 1 draws figures in that many processes in all. ``trajectories`` says whether to
+    write every run (default: when they take at most 512 MiB; see :func:`wants_trajectories`).
     """
-    if fmt not in FORMATS:
-        raise HedgesimError(f"--format: expected one of {list(FORMATS)}, found {fmt!r}")
     out = Path(out)
-    check_folder(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    t0 = time.perf_counter()
-    try:
-        tmp.mkdir()
-        files = _write_all(ens, tmp, fmt, figures, workers)
-        manifest = _manifest(ens, files, command, time.perf_counter() - t0)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with staging(out, force) as tmp:
+        write_into(
+            ens, tmp, fmt=fmt, figures=figures, command=command, workers=workers, trajectories=trajectories
+        )
     return out
 
 
-def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: int) -> list[str]:
+def write_into(
+    ens: Ensemble,
+    folder: Path,
+    *,
+    fmt: str = "npy",
+    figures: bool = True,
+    command: str | None = None,
+    workers: int = 1,
+    trajectories: bool | None = None,
+) -> None:
+    """Write the results files into a staging folder (see :func:`staging`).
+
+    A large ensemble's trajectory file that already sits in ``folder`` (``sim.run(...,
+    store=folder / "trajectories.npy")``) is kept as it is, or removed when not wanted.
+    """
+    if fmt not in FORMATS:
+        raise HedgesimError(f"--format: expected one of {list(FORMATS)}, found {fmt!r}")
+    t0 = time.perf_counter()
+    files = _write_all(ens, folder, fmt, figures, workers, wants_trajectories(ens, trajectories))
+    manifest = _manifest(ens, files, command, time.perf_counter() - t0)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: int, traj: bool) -> list[str]:
     files = ["manifest.json", "scenario.json", "summary.csv"]
     (folder / "scenario.json").write_text(json.dumps(ens.scenario.raw(), indent=2, sort_keys=True) + "\n")
     ens.summary().to_csv(folder / "summary.csv", index=False, float_format="%.10g", lineterminator="\n")
-    if fmt == "npy":
-        np.save(folder / "trajectories.npy", np.ascontiguousarray(ens.data.transpose(0, 2, 1)))
+    target = folder / "trajectories.npy"
+    in_place = ens.file is not None and ens.file.path.resolve() == target.resolve()
+    if traj and fmt == "npy":
+        if not in_place:
+            if ens.file is not None:
+                shutil.copyfile(ens.file.path, target)
+            else:
+                np.save(target, np.ascontiguousarray(ens.data.transpose(0, 2, 1)))
         files.append("trajectories.npy")
-    else:
+    elif traj:
         ens.trajectories().to_csv(
             folder / "trajectories.csv", index=False, float_format="%.10g", lineterminator="\n"
         )
@@ -118,6 +167,8 @@ def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: in
         from sim.plots import save_figures
 
         files += [str(p.relative_to(folder)) for p in save_figures(ens, folder / "figures", workers=workers)]
+    if in_place and not (traj and fmt == "npy"):
+        target.unlink()  # kept only to compute the statistics
     return files
 
 
@@ -134,7 +185,7 @@ def _manifest(ens: Ensemble, files: list[str], command: str | None, write_time: 
         "dates": ens.dates,
         "variables": ens.variables,
         "trajectories": {
-            "file": next(f for f in files if f.startswith("trajectories")),
+            "file": next((f for f in files if f.startswith("trajectories")), None),
             "npy_axes": ["variable", "run", "step"],
         },
         "files": files,
@@ -189,23 +240,34 @@ def load_results(folder: str | Path) -> Ensemble:
         raise HedgesimError(f"{folder}: not a hedgesim results folder ({err})") from None
     sc = _build(raw, manifest["scenario"]["file"], manifest["scenario"]["sha256"], text=None)
     traj = manifest["trajectories"]["file"]
+    common = (sc, manifest["seed"], manifest["seed_origin"], manifest["variables"])
+    ids, wall = np.arange(manifest["runs"]), manifest["wall_time_s"]["run"]
+    if traj is None:  # a large ensemble written without its runs: the summary is what there is
+        return Ensemble(*common, None, ids, wall, stats=_read_stats(folder, manifest), runs=manifest["runs"])
     if traj.endswith(".npy"):
-        data = np.load(folder / traj, mmap_mode="r").transpose(0, 2, 1)
-    else:
-        import pandas as pd
+        from sim.store import TrajectoryFile
 
-        df = pd.read_csv(folder / traj)
-        V, T1 = len(manifest["variables"]), manifest["steps"] + 1  # noqa: N806
-        order = {v: i for i, v in enumerate(manifest["variables"])}
-        data = np.empty((V, T1, manifest["runs"]))
-        runs = {r: k for k, r in enumerate(sorted(df["run"].unique()))}
-        data[df["variable"].map(order), df["step"], df["run"].map(runs)] = df["value"]
-    return Ensemble(
-        sc,
-        manifest["seed"],
-        manifest["seed_origin"],
-        manifest["variables"],
-        data,
-        np.arange(manifest["runs"]),
-        manifest["wall_time_s"]["run"],
-    )
+        return Ensemble(*common, None, ids, wall, file=TrajectoryFile.open(folder / traj))
+    import pandas as pd
+
+    df = pd.read_csv(folder / traj)
+    V, T1 = len(manifest["variables"]), manifest["steps"] + 1  # noqa: N806
+    order = {v: i for i, v in enumerate(manifest["variables"])}
+    data = np.empty((V, T1, manifest["runs"]))
+    runs = {r: k for k, r in enumerate(sorted(df["run"].unique()))}
+    data[df["variable"].map(order), df["step"], df["run"].map(runs)] = df["value"]
+    return Ensemble(*common, data, ids, wall)
+
+
+def _read_stats(folder: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """The statistics array (variables, steps + 1, columns) back from summary.csv."""
+    import pandas as pd
+
+    from sim.statistics import COLUMNS
+
+    df = pd.read_csv(folder / "summary.csv")
+    V, T1 = len(manifest["variables"]), manifest["steps"] + 1  # noqa: N806
+    order = {v: i for i, v in enumerate(manifest["variables"])}
+    stats = np.empty((V, T1, len(COLUMNS)))
+    stats[df["variable"].map(order), df["step"]] = df[list(COLUMNS)].to_numpy()
+    return stats

@@ -78,7 +78,21 @@ def draw_bands(
     alpha: float = 1.0,
 ) -> None:
     """Median line with 50% and 90% bands of ``values`` (runs x dates)."""
-    q05, q25, q50, q75, q95 = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    draw_quantiles(ax, x, q, colour, label, linestyle, alpha)
+
+
+def draw_quantiles(
+    ax: Axes,
+    x: np.ndarray,
+    q: np.ndarray,
+    colour: str,
+    label: str,
+    linestyle: str = "-",
+    alpha: float = 1.0,
+) -> None:
+    """Median line with 50% and 90% bands, from the rows p05, p25, p50, p75, p95 of ``q``."""
+    q05, q25, q50, q75, q95 = q
     ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0)
     ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0)
     ax.plot(x, q50, color=colour, lw=2, label=label, linestyle=linestyle, alpha=alpha)
@@ -145,7 +159,7 @@ def figure(ens: Ensemble, group: str) -> Figure:
     numbers = event_key(ens)[0]
     for ax, (group_lines, sub) in zip(axes, panels, strict=True):
         for var, label, colour in group_lines:
-            draw_bands(ax, x, ens.values(var), colour, label)
+            draw_quantiles(ax, x, ens.quantiles(var), colour, label)  # from the exact statistics
         style_axes(ax, x, ylabel, group != "aid")
         mark_events(ax, ens, numbers)
         ax.legend(
