@@ -200,6 +200,7 @@ def run(
 @click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@ensemble_options
 @friendly
 def compare(
     scenarios: tuple[str, ...],
@@ -210,6 +211,9 @@ def compare(
     no_figures: bool,
     force: bool,
     quiet: bool,
+    workers: int | None,
+    dask: str | None,
+    chunk_size: int | None,
 ) -> None:
     """Compare scenarios, run by run, against the first one.
 
@@ -229,7 +233,16 @@ def compare(
     parse_at(at, scs[0].dates, label="--at")  # bad dates fail before any work
     folder = out if out is not None else default_folder("-vs-".join(s.name for s in scs))
     check_folder(folder, force)
-    comp = compare_scenarios(scs, runs=runs, seed=seed, at=list(at), progress=False if quiet else None)
+    comp = compare_scenarios(
+        scs,
+        runs=runs,
+        seed=seed,
+        at=list(at),
+        progress=False if quiet else None,
+        workers=workers,
+        dask=dask,
+        chunk_size=chunk_size,
+    )
     # the command that repeats this comparison exactly: the runs and the seed actually used
     words = ["compare", *scenarios, "--runs", str(comp.runs), "--seed", str(comp.seed), "--out", str(folder)]
     words += [w for d in comp.at for w in ("--at", d)]

@@ -333,6 +333,7 @@ def compare(
     seed: int | None = None,
     at: list[str] | None = None,
     progress: bool | None = None,
+    **run_options: Any,
 ) -> Comparison:
     """Run several scenarios with common random numbers and pair their runs.
 
@@ -344,6 +345,8 @@ def compare(
             A seed in another scenario's file is not used: pairing needs one seed for all.
         at: dates of the difference table (default: the last date).
         progress: show progress on stderr (default: when stderr is a terminal and a run is long).
+        **run_options: passed to :func:`sim.run` for every scenario: ``workers``, ``dask``,
+            ``chunk_size`` (they change no number).
 
     Each scenario is run with :func:`sim.run` (so options added there reach comparisons too).
     """
@@ -368,7 +371,7 @@ def compare(
         seed, origin = (
             (first.scenario.seed, "scenario") if first.scenario.seed is not None else (new_seed(), "drawn")
         )
-    ensembles = [run(sc, runs=n, seed=seed, progress=progress) for sc in scs]
+    ensembles = [run(sc, runs=n, seed=seed, progress=progress, **run_options) for sc in scs]
     for ens in ensembles:
         ens.seed_origin = origin
     return Comparison(ensembles, dates)

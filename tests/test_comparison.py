@@ -131,3 +131,21 @@ def test_text_table_lists_changed_variables(csp2023):
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("japan.influence"))
     assert "+0.1" in line and line.split()[-2:] == ["100%", "0%"]
     assert "the same in every run:" in text and "china.presence" in text
+
+
+def test_compare_takes_the_ensemble_options_and_they_change_no_number(tmp_path):
+    """--workers and --chunk-size reach every scenario's run and leave the table unchanged."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    files = [str(SCENARIOS / "no_csp.toml"), str(SCENARIOS / "csp2023.toml")]
+    outs = []
+    for extra in ([], ["--workers", "2", "--chunk-size", "7"]):
+        out = tmp_path / f"c{len(extra)}"
+        res = CliRunner().invoke(
+            main, ["compare", *files, "--runs", "30", "--out", str(out), "-q", "--no-figures", *extra]
+        )
+        assert res.exit_code == 0, res.output
+        outs.append((out / "differences.csv").read_bytes())
+    assert outs[0] == outs[1]
