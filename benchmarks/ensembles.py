@@ -8,7 +8,7 @@ Every measurement runs in a fresh process, so its peak memory (``ru_maxrss``) is
 main process and the largest worker process are reported apart. hedgesim's figure is
 ``sim.run`` including the exact statistics (the summary), without writing files. The Mesa figure
 is ``mesa.batch_run`` over an adapter of the same model that holds one run per instance and
-collects all 24 outputs each step with a DataCollector, as a Mesa user would; same scenario, runs
+collects all 27 outputs each step with a DataCollector, as a Mesa user would; same scenario, runs
 and steps, measured in the same invocation, so the ratio holds on a noisy machine.
 """
 
