@@ -51,9 +51,9 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
     if group == "hedging":
         lines = [
             (f"{small}.hedging_index", "hedging index", "#333333"),
-            (f"{small}.autonomy", "autonomy", "#999999"),
+            (f"{small}.autonomy", "autonomy\n(1 - max dependence)", "#999999"),
         ]
-        ylabel = "index (0 to 1); autonomy = 1 - largest dependence"
+        ylabel = "index (0 to 1)"
         return lines, f"{sname}: hedging index and autonomy", ylabel
     if group == "tension":
         dyads = sorted(v for v in ens.variables if v.startswith("tension."))
