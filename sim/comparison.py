@@ -396,11 +396,11 @@ def write_comparison(
     import time
     from datetime import UTC, datetime
 
-    from sim.outputs import atomic_folder, versions
+    from sim.outputs import staging, versions
 
     t0 = time.perf_counter()
     out = Path(out)
-    with atomic_folder(out, force) as tmp:
+    with staging(out, force) as tmp:
         files = ["manifest.json", "differences.csv", "differences.md", "summary.csv"]
         comp.differences().to_csv(
             tmp / "differences.csv", index=False, float_format="%.10g", lineterminator="\n"

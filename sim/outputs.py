@@ -206,27 +206,6 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
-@contextmanager
-def atomic_folder(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield a hidden temporary folder to fill; on success it replaces ``out`` in one rename.
-
-    The same rules as :func:`write_results`: a non-empty ``out`` is refused unless ``force``, and
-    on any error the temporary folder is removed, so nothing half-written is ever left at ``out``.
-    """
-    out = Path(out)
-    check_folder(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        yield tmp
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def load_results(folder: str | Path) -> Ensemble:
     """Read a results folder back as an :class:`Ensemble` (trajectories memory-mapped when .npy)."""
     from sim.ensemble import Ensemble

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.plots import GROUPS, draw_bands, mark_events, quarter_x, series, style_axes
+from sim.plots import GROUPS, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -116,17 +116,7 @@ def grid(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure,
         r, c = divmod(k, cols)
         y0 = height - top - (r + 1) * ph - r * gap_h
         axes.append(fig.add_axes(((left + c * (pw + gap_w)) / width, y0 / height, pw / width, ph / height)))
-    for c in range(kcols):
-        chunk = key[c * krows : (c + 1) * krows]
-        fig.text(
-            (left + c * (width - left) / kcols) / width,
-            (key_h - 0.05) / height,
-            "\n".join(chunk),
-            fontsize=7,
-            color="#555555",
-            va="top",
-            linespacing=1.35,
-        )
+    draw_key(fig, key, kcols, left, key_h)
     return fig, axes
 
 

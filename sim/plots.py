@@ -196,18 +196,26 @@ def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figur
         fig.add_axes(((left + k * (w + gap)) / width, (below + key_h) / height, w / width, plot / height))
         for k in range(panels)
     ]
+    draw_key(fig, key, cols, left, key_h)
+    return fig, axes
+
+
+def draw_key(fig: Figure, key: list[str], cols: int, left: float, top: float) -> None:
+    """The numbered list of events in ``cols`` columns below the axes, starting ``top`` inches up
+    from the bottom of the figure and ``left`` inches from its left edge."""
+    width, height = fig.get_size_inches()
+    rows = -(-len(key) // cols) if key else 0
     for c in range(cols):
         chunk = key[c * rows : (c + 1) * rows]
         fig.text(
             (left + c * (width - left) / cols) / width,
-            (key_h - 0.05) / height,
+            (top - 0.05) / height,
             "\n".join(chunk),
             fontsize=7,
             color="#555555",
             va="top",
             linespacing=1.35,
         )
-    return fig, axes
 
 
 def style_axes(ax: Axes, x: np.ndarray, ylabel: str, unit_interval: bool) -> None:
