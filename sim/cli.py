@@ -250,7 +250,8 @@ def compare(
     write_comparison(comp, folder, force=force, figures=not no_figures, command=command)
     if not quiet:
         click.echo(comp.text())
-        click.echo(f"Results in {folder}/ (differences.csv, differences.md, summary.csv, figures/)")
+        extra = "" if no_figures else ", figures/"
+        click.echo(f"Results in {folder}/ (differences.csv, differences.md, summary.csv{extra})")
 
 
 @main.command("scenarios")
