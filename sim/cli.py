@@ -52,6 +52,18 @@ def command_line() -> str:
     return "hedgesim " + shlex.join(argv)
 
 
+def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of every command that writes a results folder: --no-figures, --force, --quiet."""
+    options = [
+        click.option("--no-figures", is_flag=True, help="Skip the figures (faster)."),
+        click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty."),
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors, and no progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def ensemble_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options of every command that runs ensembles: --workers, --dask, --chunk-size.
 
@@ -119,9 +131,7 @@ def main() -> None:
     help="Write every run's trajectories (default: when they take at most 512 MiB, "
     "about 100,000 runs of csp2023).",
 )
-@click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
-@click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors, and no progress bar.")
+@output_options
 @ensemble_options
 @friendly
 def run(
@@ -197,9 +207,7 @@ def run(
     metavar="DATE",
     help="Date of the difference table, e.g. 2024Q4 (default: the last). Repeatable.",
 )
-@click.option("--no-figures", is_flag=True, help="Skip the figures (faster).")
-@click.option("--force", is_flag=True, help="Replace --out if it exists and is not empty.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@output_options
 @ensemble_options
 @friendly
 def compare(
