@@ -4,7 +4,13 @@ One agent stands for an actor in every run at once: each of its variables is a n
 (the model's state arrays have the run axis last), so 1 run and 10,000 runs share one code path.
 Each method reads the state at the start of the step (``cur``) and writes the next one (``nxt``):
 all actors decide from last step's state, then all commit (a synchronous update, as in the brief).
-The small actor axes are written out as loops over rows, which is faster here than fancy indexing.
+
+Both kinds of actor decide. A great power chooses four policy instruments each quarter by adaptive
+adjustment toward what raises its objective (:meth:`GreatPower.decide`); the small state chooses its
+alignment in three dimensions by a logit rule (:meth:`SmallState.decide`). The loop goes both ways:
+the powers read the small state's alignment and each other's policies, and the small state reads
+theirs. No partnership tier or event enters influence or alignment directly; a tier acts only
+through the three channels of :meth:`HedgingModel.closeness` (docs/ODD.md, 7.2).
 """
 
 from __future__ import annotations
@@ -17,15 +23,40 @@ import numpy as np
 if TYPE_CHECKING:
     from sim.model import HedgingModel, State
 
+#: Index of each instrument in ``State.policy`` (as in :data:`sim.scenario.INSTRUMENTS`).
+AID, PRESENCE, PRESSURE, ENGAGEMENT = range(4)
+#: Index of each dimension in ``State.alignment`` (as in :data:`sim.scenario.DIMENSIONS`).
+ECONOMIC, SECURITY, DIPLOMATIC = range(3)
+#: Index of each partnership channel in the model's ``closeness`` (as in the ``[mechanisms]`` table).
+CREDIBILITY_CHANNEL, SECURITY_CHANNEL, TRUST_CHANNEL = range(3)
+#: The largest change of an instrument in one quarter (a tenth of its range).
+MAX_MOVE = 0.1
+#: Quarters between two partnership upgrades that a power's own offers can bring.
+UPGRADE_INTERVAL = 4
+
+
+def contest(effort: np.ndarray, base: float = 0.0) -> np.ndarray:
+    """Shares of a contest over the powers (axis 0): effort_i / (base + sum_j effort_j).
+
+    Tullock's (1980) contest success function with exponent 1; ``base`` is the weight of the small
+    state's own say (1 for presence and engagement: foreign presence never buys all the leverage).
+    With no effort at all, the shares are equal (base 0) or zero.
+    """
+    total = effort.sum(axis=0) + base
+    if base > 0:
+        return effort / total
+    n = effort.shape[0]
+    return np.divide(effort, total, out=np.full_like(effort, 1.0 / n), where=total > 0)
+
 
 class GreatPower(mesa.Agent):
-    """A great power: it decides its aid and builds influence over the small state."""
+    """A great power: it chooses its policy toward the small state and holds influence there."""
 
     model: HedgingModel
 
-    def __init__(self, model: HedgingModel, key: str, name: str, index: int):
+    def __init__(self, model: HedgingModel, key: str, name: str, index: int, decides: set[int]):
         super().__init__(model)
-        self.key, self.name, self.index = key, name, index
+        self.key, self.name, self.index, self.decides = key, name, index, decides
 
     # Views of this actor's rows in the model's current state (arrays over runs).
     @property
@@ -39,65 +70,130 @@ class GreatPower(mesa.Agent):
         return self.model.state.influence[self.index]
 
     @property
-    def presence(self) -> np.ndarray:
-        """Security presence at the small state (0..1), as events leave it."""
-        return self.model.presence[self.index]
+    def policy(self) -> np.ndarray:
+        """Its instruments, shape (4, runs): aid committed as a share of budget, presence, pressure,
+        engagement (each 0..1)."""
+        return self.model.state.policy[:, self.index]
 
-    def decide_aid(self, cur: State, nxt: State, eps: np.ndarray | None) -> None:
-        """Process 1, aid: budget x interest x tier, more when a rival leads, less under criticism.
+    def decide(self, cur: State, nxt: State, view: dict[str, np.ndarray]) -> None:
+        """Process 1: choose each instrument by adaptive adjustment toward a higher objective.
 
-        aid = B * interest * (1 - tier_aid * (1 - c)) * (1 + competition * lead)
-              * (1 - conditionality * regime_pressure) * exp(s * eps - s^2 / 2) * scale + add
+        The power values its standing with the small state (its influence target, process 2) at
+        ``V = standing_value * interest`` budget-quarters, and pays a quadratic cost for each
+        instrument (Tullock 1980's contest with convex costs; the unit is the cost of committing its
+        whole budget for a quarter, so aid's cost is u^2 / 2 with u = aid / budget). Each quarter it
+        moves an instrument by ``policy_rate`` times its marginal value at last quarter's state,
+        at most :data:`MAX_MOVE` (myopic gradient adjustment, a rule of bounded rationality: Arrow &
+        Hurwicz 1958; Selten 1991 on adaptive adjustment). The marginal values:
 
-        ``lead`` is the largest rival influence above this power's own: competitive aid giving, as
-        with Chinese and Japanese finance in mainland Southeast Asia (Luo & Kheang Un 2021).
-        Conditional donors give less the more the government is under governance criticism.
-        The log-normal noise has mean 1, so noise does not shift the mean flow; its sd is the
-        power's own ``aid_noise`` where the scenario gives one (China's flows are volatile, Japan's
-        steady: stylized fact 4), else the parameter. ``eps=None`` gives the flow without noise
-        (the initial state).
+        * aid: V w_aid budget_i c_i R_i / T^2 - u_i, where the credible aid flows c_j a_j compete in
+          a contest (T their sum, R_i the rivals' part): a power whose rivals give nothing gains
+          nothing by giving more, and a leader reacts to a challenger as the challenger reacts to it
+          (competitive aid giving: Luo & Kheang Un 2021; Walt 1987 on aid as an instrument);
+        * presence and engagement: V w_x (1 + S - x_i) / (1 + S)^2 - cost_x x_i, contests in which
+          the small state's own say has weight 1 (S the sum of the powers' levels);
+        * pressure: conditionality_i - pressure_backlash interest_i alt_i - pressure_cost g_i: the
+          power values governance, but pressure costs it the more, the more it cares for the small
+          state and the more the small state leans to a rival that asks nothing (alt_i, the largest
+          rival's mean alignment share: the "black knight" of Levitsky & Way 2010).
         """
         m, p, i = self.model, self.model.p, self.index
-        rival = m.rival_max(cur.influence, i)
-        rival -= cur.influence[i]
-        np.maximum(rival, 0.0, out=rival)
+        c, out = cur.policy[:, i], nxt.policy[:, i]
+        out[:] = c
+        if not m.deciding or not self.decides:
+            return
+        value = p.standing_value * m.interest[i]
+        w = m.weights
+        if AID in self.decides:
+            flows = view["credible_aid"]
+            total = flows.sum(axis=0)
+            rivals = total - flows[i]
+            gain = value * w["aid"] * m.budget[i] * view["credibility"][i] * rivals
+            gain /= np.maximum(total * total, 1e-12)
+            _move(out[AID], gain - c[AID], p.policy_rate)
+        for k, name, cost in (
+            (PRESENCE, "presence", p.presence_cost),
+            (ENGAGEMENT, "engagement", p.engagement_cost),
+        ):
+            if k in self.decides:
+                levels = view[name]
+                total = 1.0 + levels.sum(axis=0)
+                gain = value * w[name] * (total - levels[i]) / (total * total)
+                _move(out[k], gain - cost * c[k], p.policy_rate)
+        if PRESSURE in self.decides:
+            alt = m.rival_max(view["mean_alignment"], i)
+            backlash = p.pressure_backlash * m.interest[i] * alt
+            _move(
+                out[PRESSURE], m.conditionality[i] - backlash - p.pressure_cost * c[PRESSURE], p.policy_rate
+            )
+
+    def disburse(self, nxt: State, eps: np.ndarray) -> None:
+        """The aid flow of the quarter: the committed share of the budget, scaled and topped up by
+        the aid events in force, with log-normal execution noise of mean 1 (sd: the power's own
+        ``aid_noise`` where the scenario gives one: China's flows are volatile, Japan's steady,
+        stylized fact 4). ``eps=None`` gives the flow without noise (the initial state)."""
+        m, i = self.model, self.index
         out = nxt.aid[i]
-        np.multiply(rival, p.competition, out=out)
-        out += 1.0
-        out *= m.aid_base[i]
-        out *= 1.0 - m.conditionality[i] * cur.regime
+        np.multiply(nxt.policy[AID, i], m.budget[i] * m.holds.aid_scale[i], out=out)
         if eps is not None:
             sd = m.aid_noise[i]
             out *= np.exp(sd * eps - 0.5 * sd * sd)
         out += m.holds.aid_add[i]
         np.maximum(out, 0.0, out=out)
 
-    def update_influence(self, cur: State, nxt: State, share: np.ndarray) -> None:
+    def offer_upgrade(self, cur: State, nxt: State, mean_alignment: np.ndarray) -> None:
+        """Partnership offers, under strategic decisions: a power whose engagement has reached
+        ``upgrade_engagement`` offers the next tier up, and the small state accepts when at least a
+        1/P share of its alignment, averaged over dimensions, is toward that power (an upgrade the
+        partner cannot carry is not signed: Kuik 2016 on partnership as a hedging instrument). At
+        most one upgrade every :data:`UPGRADE_INTERVAL` quarters."""
+        m, i = self.model, self.index
+        nxt.tier[i] = cur.tier[i]
+        nxt.tier_age[i] = cur.tier_age[i] + 1
+        if not (m.deciding and m.strategic and ENGAGEMENT in self.decides):
+            return
+        ok = (
+            (nxt.policy[ENGAGEMENT, i] >= m.p.upgrade_engagement)
+            & (cur.tier[i] > 1)
+            & (cur.tier_age[i] >= UPGRADE_INTERVAL)
+            & (mean_alignment[i] * len(m.powers) >= 1.0)
+        )
+        nxt.tier[i] -= ok
+        nxt.tier_age[i][ok] = 0
+
+    def update_influence(self, cur: State, nxt: State, view: dict[str, np.ndarray]) -> None:
         """Process 2, influence: a stock that moves toward a target, so it fades without upkeep.
 
-        target = (w_aid * aid share + w_align * alignment + w_pres * presence + w_tier * c) / sum(w)
+        target = w_aid A_i + w_align mean_d alignment_d,i + w_pres P_i + w_eng E_i   (weights sum to 1)
         influence += influence_rate * (target - influence)
 
-        Influence as resources (aid), access (presence), institutional ties (tier) and the small
-        state's own leaning, after Kuik 2016's reading of China's "legitimation" strategies. There
-        is no separate decay term: when aid, presence or ties fall, the target falls and influence
-        follows it down at the same rate.
+        A, P and E are the power's shares of the three contests (credible aid, presence,
+        engagement): influence as resources, access and attention (Kuik 2016 on legitimation and
+        binding engagement), plus the small state's own leaning. No tier enters: a partnership
+        reaches influence only through the credibility of aid and the small state's choices.
         """
         m, p, i = self.model, self.model.p, self.index
+        w = m.weights
         out = nxt.influence[i]
-        np.multiply(share, p.influence_aid, out=out)
-        out += p.influence_alignment * cur.alignment[i]
-        out += p.influence_presence * m.presence[i]
-        out += p.influence_tier * m.closeness[i]
-        out *= m.influence_norm
+        np.multiply(view["aid_share"][i], w["aid"], out=out)
+        out += w["alignment"] * view["mean_alignment"][i]
+        out += w["presence"] * view["presence_share"][i]
+        out += w["engagement"] * view["engagement_share"][i]
         out -= cur.influence[i]
         out *= p.influence_rate
         out += cur.influence[i]
         np.clip(out, 0.0, 1.0, out=out)
 
 
+def _move(level: np.ndarray, marginal: np.ndarray, rate: float | np.ndarray) -> None:
+    """level += rate * marginal, the move capped at MAX_MOVE, the level kept in 0..1 (in place)."""
+    step = np.clip(rate * marginal, -MAX_MOVE, MAX_MOVE)
+    level += step
+    np.clip(level, 0.0, 1.0, out=level)
+
+
 class SmallState(mesa.Agent):
-    """The small state: it chooses its alignment among the powers each step (Kuik 2008's hedger)."""
+    """The small state: it chooses its alignment in each dimension every quarter (Kuik 2008's hedger)."""
 
     model: HedgingModel
 
@@ -107,7 +203,7 @@ class SmallState(mesa.Agent):
 
     @property
     def alignment(self) -> np.ndarray:
-        """Alignment shares toward each power, shape (powers, runs); columns sum to 1."""
+        """Alignment shares, shape (dimensions, powers, runs); each dimension sums to 1 over powers."""
         return self.model.state.alignment
 
     @property
@@ -119,72 +215,74 @@ class SmallState(mesa.Agent):
     def regime_pressure(self) -> np.ndarray:
         return self.model.state.regime
 
-    @property
-    def hedging_index(self) -> np.ndarray:
-        """(1 - sum of squared alignment shares) / (1 - 1/n): 1 spread evenly, 0 aligned with one."""
-        return hedging_index(self.alignment)
+    def decide(self, cur: State, nxt: State, view: dict[str, np.ndarray], eps: np.ndarray) -> None:
+        """Process 4, the hedging decision: value each power in each dimension, move part way to a
+        logit choice.
 
-    @property
-    def autonomy(self) -> np.ndarray:
-        """1 - the largest dependence share."""
-        return 1.0 - self.dependence.max(axis=0)
+        economic:   U_i = w_aid A_i + w_dep dep_i - w_over dep_i^2
+        security:   U_i = w_prot Prot_i - w_threat Thr_i - w_entrap N_i + w_regime G_i
+        diplomatic: U_i = w_regime G_i + w_recip A_i
+          A_i    = credible aid share (economic pragmatism; votes as reciprocity)
+          Thr_i  = threat perceived from i (:meth:`threats`, Walt 1987)
+          Prot_i = capability_i * reach_i * max_{j != i} Thr_j   (indirect balancing)
+          reach_i = min(1, presence_i + tier_security * closeness_i)
+          N_i    = mean_{j != i} tension_ij                      (entrapment risk)
+          G_i    = regime_pressure * (1 - pressure_i) - tension_is   (regime security)
+        target_d = softmax(U_d + noise) at unit temperature; alignment_d += inertia (target_d - alignment_d)
 
-    def decide_alignment(self, cur: State, nxt: State, share: np.ndarray, eps: np.ndarray) -> None:
-        """Process 4, the hedging decision: value each power, then move part way to a softmax.
-
-        U_i = w_econ E_i + w_sec S_i + w_regime G_i - w_entrap N_i - w_div C_i + w_tier c_i + noise
-          E_i = (aid share_i + dependence_i) / 2                       economic benefit
-          S_i = capability_i * max_{j != i} threat_j - threat_i          protection against threats
-          threat_j = capability_j * (proximity_j + presence_j + tension_j,s) / 3   (Walt 1987)
-          G_i = regime_pressure * (1 - conditionality_i) - tension_i,s   regime security
-          N_i = mean_{j != i} tension_ij                                 entrapment risk
-          C_i = dependence_i^2                                           over-dependence (HHI term)
-        target = softmax(U / temperature); alignment += inertia * (target - alignment)
-
-        The components are Kuik's (2008, 2016): economic pragmatism, binding engagement and
-        limited bandwagoning (E, tier), indirect balancing (S), dominance denial and
-        diversification (C, N), and regime legitimation (G). The softmax is a logit choice rule
-        (McFadden 1974); inertia keeps a hedger's moves gradual. The update is a convex combination
-        of points on the simplex, so alignment stays on it.
+        The components are Kuik's (2008, 2016): economic pragmatism and binding engagement (A, dep),
+        dominance denial (the dep^2 penalty, N), indirect balancing (Prot), regime legitimation (G).
+        The logit is McFadden's (1974) random-utility rule with its scale fixed at 1, so that every
+        weight and the noise are identifiable. Each update is a convex combination of points on the
+        simplex, so every dimension stays on it.
         """
         m, p = self.model, self.model.p
         s, tens = m.small_dyads, cur.tension
-        threat = self.threats(cur)
-        utils = nxt.alignment  # used as scratch for the utilities, then overwritten
+        threat = view["threat"]
+        share = view["aid_share"]
+        reach = np.minimum(1.0, view["presence"] + p.tier_security * view["closeness"][SECURITY_CHANNEL])
+        pressure = cur.policy[PRESSURE]
+        utils = nxt.alignment  # scratch for the utilities, then overwritten with the new alignment
         for i in m.pidx:
-            u = utils[i]
-            np.add(share[i], cur.dependence[i], out=u)
-            u *= 0.5 * p.weight_economy
-            u += p.weight_security * (m.capability[i] * m.rival_max(threat, i) - threat[i])
-            u += p.weight_regime * (cur.regime * (1.0 - m.conditionality[i]) - tens[s[i]])
-            u -= p.weight_entrapment * m.mean_power_tension(tens, i)
-            u -= p.weight_diversification * cur.dependence[i] * cur.dependence[i]
-            u += p.weight_partnership * m.closeness[i]
-            u += p.alignment_noise * eps[i]
-        utils /= p.temperature
-        utils -= utils.max(axis=0)
+            regime = cur.regime * (1.0 - pressure[i]) - tens[s[i]]
+            dep = cur.dependence[i]
+            np.multiply(share[i], p.weight_aid, out=utils[ECONOMIC, i])
+            utils[ECONOMIC, i] += p.weight_dependence * dep - p.weight_overdependence * dep * dep
+            sec = utils[SECURITY, i]
+            np.multiply(m.capability[i] * reach[i], m.rival_max(threat, i), out=sec)
+            sec *= p.weight_protection
+            sec -= p.weight_threat * threat[i]
+            sec -= p.weight_entrapment * m.mean_power_tension(tens, i)
+            sec += p.weight_regime * regime
+            np.multiply(regime, p.weight_regime, out=utils[DIPLOMATIC, i])
+            utils[DIPLOMATIC, i] += p.weight_reciprocity * share[i]
+        utils += p.alignment_noise * eps
+        utils -= utils.max(axis=1, keepdims=True)
         np.exp(utils, out=utils)
-        utils /= utils.sum(axis=0)
+        utils /= utils.sum(axis=1, keepdims=True)
         utils -= cur.alignment
         utils *= p.inertia
         utils += cur.alignment
 
-    def threats(self, state: State) -> list[np.ndarray]:
-        """Perceived threat from each power, after Walt (1987): aggregate power times the mean of
-        proximity, offensive capability on site (presence) and intentions (tension with it).
+    def threats(self, state: State, presence: np.ndarray, closeness: np.ndarray) -> np.ndarray:
+        """Perceived threat from each power, after Walt (1987), shape (powers, runs):
 
-        threat_j = capability_j * (proximity_j + presence_j + tension_j,s) / 3
+        threat_j = capability_j * (proximity_j + presence_j) / 2 * hostility_j
+        hostility_j = tension_j,s * (1 - tier_trust * closeness_j)
+
+        Aggregate power, proximity and offensive capability on site (presence) threaten only in
+        proportion to offensive intentions, read from the tension between the power and the small
+        state; a partner in the top tier is read more kindly (the trust channel of a partnership).
+        A friendly power's port call adds capability but no hostility, so little threat.
         """
         m = self.model
-        return [
-            m.capability[j] * (m.proximity[j] + m.presence[j] + state.tension[m.small_dyads[j]]) / 3.0
-            for j in m.pidx
-        ]
+        hostility = state.tension[m.small_dyads] * (1.0 - m.p.tier_trust * closeness)
+        return m.capability * (m.proximity + presence) * 0.5 * hostility
 
     def update_dependence(self, cur: State, nxt: State, share: np.ndarray) -> None:
         """Dependence drifts slowly toward a mix of structural ties and aid shares.
 
-        target = (1 - dependence_aid) * structural + dependence_aid * aid share
+        target = (1 - dependence_aid) * structural + dependence_aid * credible aid share
         dependence += dependence_rate * (target - dependence)
 
         Structural ties (trade, investment stock, debt) are scenario inputs from the case numbers
@@ -206,9 +304,3 @@ class SmallState(mesa.Agent):
         out *= p.regime_relax
         out += cur.regime
         np.clip(out, 0.0, 1.0, out=out)
-
-
-def hedging_index(alignment: np.ndarray) -> np.ndarray:
-    """Normalised Herfindahl complement of alignment shares (axis 0 = powers)."""
-    n = alignment.shape[0]
-    return (1.0 - (alignment * alignment).sum(axis=0)) / (1.0 - 1.0 / n)

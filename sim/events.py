@@ -6,8 +6,13 @@ An event acts in up to two ways, both from its date on:
   of the horizon when no duration is given): a partnership tier, an aid scale, a presence gain, a
   raised level that tension relaxes toward. Holds are recomputed from the events in force whenever
   that set changes, so an event that ends leaves no residue.
-* an **impulse**: a one-off jump of a stock (tension, regime pressure, influence) at the date, which
-  the stock's own dynamics then carry or relax.
+* an **impulse**: a one-off jump of a stock (tension, regime pressure) at the date, which the
+  stock's own dynamics then carry or relax.
+
+No event touches a power's influence or the small state's alignment: those are outcomes, and an
+event reaches them only through the mechanisms (docs/ODD.md, 4.9). Events are history: the moves
+the record shows. Those that are a power's own policy (``policy = True``) are left out from the
+first decision on when a scenario lets the powers decide alone (``decisions = "strategic"``).
 
 Magnitudes may be numbers or distributions (see :mod:`sim.quantities`), drawn once per run.
 The kinds follow the brief's catalogue; where the literature fixes a sign we cite it, the sizes are
@@ -48,6 +53,8 @@ class Event(BaseModel):
     uncertain: ClassVar[tuple[str, ...]] = ()
     #: Duration (steps) when the file gives none; None: in force to the end of the horizon.
     default_duration: ClassVar[int | None] = None
+    #: Whether the event is a power's own policy move (left to the powers under strategic decisions).
+    policy: ClassVar[bool] = True
 
     date: Date = Field(description='When it happens, "2023Q3" (or a month "2023-07", mapped to its quarter).')
     title: str = Field(min_length=1, description="A short label, shown on plots.")
@@ -68,9 +75,10 @@ class Event(BaseModel):
 
 class Partnership(Event):
     """A partnership upgrade or downgrade: tier 1 = comprehensive strategic partnership (top),
-    2 = strategic partnership, 3 = other. Tiers raise trust in the partner (the small state's
-    utility), the partner's aid and its influence (Cheunboran 2019; Kuik 2016 on "partnership" as a
-    hedging instrument)."""
+    2 = strategic partnership, 3 = other. A tier changes what the relationship can carry, never
+    influence or alignment directly: the credibility of the partner's aid, channels for security
+    cooperation, and how the small state reads the partner's intentions (docs/ODD.md, 7.2;
+    Cheunboran 2019; Kuik 2016 on "partnership" as a hedging instrument)."""
 
     kind: Literal["partnership"]
     power: str = Field(description="The great power whose partnership tier changes.")
@@ -181,9 +189,11 @@ class PortCall(Event):
 class Cooperation(Event):
     """A cooperation framework or trade deal: the small state's structural dependence on the power
     rises by ``magnitude`` (shares renormalised) while in force, and their tension eases by it.
-    A negative magnitude is a setback (a tariff, a cancelled framework)."""
+    A negative magnitude is a setback (a tariff, a cancelled framework). Not a policy move of the
+    power alone: it stays in play whoever decides."""
 
     kind: Literal["cooperation"]
+    policy = False
     uncertain = ("magnitude",)
     power: str = Field(description="The great power the framework or deal is with.")
     magnitude: Uncertain(-1, 1) = Field(0.05, description="Shift in structural dependence (-1..1).")
@@ -197,7 +207,7 @@ class Cooperation(Event):
 
 #: Targets of a generic shock: attributes are held (for the duration), stocks jump once.
 SHOCK_ATTRIBUTES = ("budget", "interest", "conditionality", "presence")
-SHOCK_STOCKS = ("influence", "regime_pressure", "tension")
+SHOCK_STOCKS = ("regime_pressure", "tension")
 
 
 class Shock(Event):
@@ -205,10 +215,14 @@ class Shock(Event):
 
     * ``<power>.budget`` / ``.interest`` / ``.conditionality`` / ``.presence``: held while in force,
       multiplied by ``scale`` and then ``add`` added;
-    * ``<power>.influence``, ``<small>.regime_pressure``, ``tension.<a>-<b>``: a one-off jump by ``add``.
+    * ``<small>.regime_pressure``, ``tension.<a>-<b>``: a one-off jump by ``add``.
+
+    Influence and alignment are outcomes and cannot be shocked. Not a policy move: it stays in play
+    whoever decides.
     """
 
     kind: Literal["shock"]
+    policy = False
     uncertain = ("add", "scale")
     target: str = Field(description='What changes, e.g. "us.budget" or "tension.china-us".')
     add: Uncertain(-1e5, 1e5) = Field(0.0, description="Amount added.")
@@ -232,8 +246,6 @@ class Shock(Event):
         if head == "tension":
             a, _, b = attr.partition("-")
             state.tension[ctx.dyad(a, b)] += v["add"]
-        elif attr == "influence":
-            state.influence[ctx.index[head]] += v["add"]
         elif attr == "regime_pressure":
             state.regime += v["add"]
 

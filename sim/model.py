@@ -1,18 +1,21 @@
 """HedgingModel: the step order, the events, and the recording of outputs.
 
 One model steps a whole ensemble in lockstep. Its state is a set of arrays with the run axis last
-(``influence[power, run]``, ``tension[dyad, run]``), so each variable is one contiguous row per
-actor. A step is synchronous: every process reads the state at the start of the step and writes a
-second buffer, and the two are swapped at the end (the brief's "all decide, then all commit").
+(``influence[power, run]``, ``alignment[dimension, power, run]``), so each variable is one contiguous
+row per actor. A step is synchronous: every process reads the state at the start of the step and
+writes a second buffer, and the two are swapped at the end (the brief's "all decide, then all
+commit"). The agents are a Mesa ``AgentSet`` and are stepped through it.
 
 Step t (t = 1..T), from the state dated start + t - 1 to the state dated start + t:
 
 0. events dated for step t start (impulses, holds) and events that ran out end;
-1. aid (:meth:`GreatPower.decide_aid`);
+1. the powers decide their policy (:meth:`GreatPower.decide`), disburse aid and, under strategic
+   decisions, offer partnership upgrades;
 2. influence (:meth:`GreatPower.update_influence`);
 3. tension (:meth:`HedgingModel.update_tension`);
-4. alignment (:meth:`SmallState.decide_alignment`), then dependence and regime pressure;
-5. the new state is recorded.
+4. the small state decides its alignment (:meth:`SmallState.decide`), then dependence and regime
+   pressure move;
+5. the new state is recorded (:mod:`sim.reporters`).
 
 Run k's trajectory depends only on (scenario, seed, k): parameters, event magnitudes and noise are
 all drawn from counter-based streams keyed by the run's index (:mod:`sim.noise`).
@@ -26,15 +29,35 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.agents import GreatPower, SmallState, hedging_index
+from sim.agents import (
+    AID,
+    CREDIBILITY_CHANNEL,
+    ENGAGEMENT,
+    PRESENCE,
+    PRESSURE,
+    SECURITY_CHANNEL,
+    TRUST_CHANNEL,
+    GreatPower,
+    SmallState,
+    contest,
+)
 from sim.events import SHOCK_ATTRIBUTES
 from sim.noise import Streams, stream_key
 from sim.quantities import format_date, parse_date, resolve
+from sim.reporters import output_table, record
+from sim.scenario import DIMENSIONS, INSTRUMENTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sim.scenario import Scenario
+
+#: The channels of a partnership tier, in the order of ``HedgingModel.closeness`` rows.
+CHANNELS = {
+    "aid_credibility": CREDIBILITY_CHANNEL,
+    "security_cooperation": SECURITY_CHANNEL,
+    "trust": TRUST_CHANNEL,
+}
 
 
 class State:
@@ -42,18 +65,21 @@ class State:
 
     def __init__(self, powers: int, dyads: int, runs: int):
         self.aid = np.zeros((powers, runs))
+        self.policy = np.zeros((len(INSTRUMENTS), powers, runs))
         self.influence = np.zeros((powers, runs))
-        self.alignment = np.zeros((powers, runs))
+        self.alignment = np.zeros((len(DIMENSIONS), powers, runs))
         self.dependence = np.zeros((powers, runs))
         self.tension = np.zeros((dyads, runs))
         self.regime = np.zeros(runs)
+        self.tier = np.zeros((powers, runs))
+        self.tier_age = np.zeros((powers, runs))
 
 
 class Holds:
     """What the events in force change, rebuilt from scratch whenever that set changes."""
 
-    def __init__(self, tier: np.ndarray, powers: int, dyads: int, runs: int):
-        self.tier = tier.copy()
+    def __init__(self, powers: int, dyads: int, runs: int):
+        self.tier = np.zeros(powers, dtype=int)  # 0: no partnership event in force
         self.aid_scale = np.ones((powers, runs))
         self.aid_add = np.zeros((powers, runs))
         for attr in SHOCK_ATTRIBUTES:
@@ -88,14 +114,23 @@ class HedgingModel(mesa.Model):
         # Parameters: numbers stay scalars, distributions become one value per run.
         self.p = SimpleNamespace(**{k: resolve(v, self.streams, f"param/{k}") for k, v in spec.parameters})
         p = self.p
-        weights = p.influence_aid + p.influence_alignment + p.influence_presence + p.influence_tier
-        self.influence_norm = 1.0 / np.maximum(weights, 1e-12)  # > 0 by validation; guarded anyway
+        raw = {k: getattr(p, f"influence_{k}") for k in ("aid", "alignment", "presence", "engagement")}
+        total = sum(raw.values())
+        self.weights = {k: w / np.maximum(total, 1e-12) for k, w in raw.items()}  # they sum to 1
+        self.channels = {k: getattr(spec.mechanisms, k) for k in CHANNELS}
+        self.strategic = spec.scenario.decisions == "strategic"
+        self.decide_step = spec.decide_step
+        self.deciding = False
 
-        # Agents (Mesa registers them with the model).
-        self.powers = [GreatPower(self, k, spec.actors[k].name, i) for i, k in enumerate(powers)]
-        self.small_state = SmallState(self, small, spec.actors[small].name)
+        # Agents, stepped through Mesa's AgentSet.
         gp = [spec.actors[k] for k in powers]
         st = spec.actors[small]
+        for i, k in enumerate(powers):
+            decides = {INSTRUMENTS.index(x) for x in gp[i].decides}
+            GreatPower(self, k, gp[i].name, i, decides)
+        self.small_state = SmallState(self, small, st.name)
+        self.great_powers = self.agents_by_type[GreatPower]
+        self.powers = list(self.great_powers)
 
         # Fixed attributes, as (powers, 1) columns that broadcast over runs.
         col = lambda xs: np.array(xs, dtype=float)[:, None]  # noqa: E731
@@ -103,12 +138,10 @@ class HedgingModel(mesa.Model):
             "budget": col([a.budget for a in gp]),
             "interest": col([a.interest for a in gp]),
             "conditionality": col([a.conditionality for a in gp]),
-            "presence": col([a.presence for a in gp]),
         }
         self.aid_noise = [p.aid_noise if a.aid_noise is None else a.aid_noise for a in gp]
         self.capability = col([a.capability for a in gp])
         self.proximity = col([a.proximity for a in gp])
-        self.base_tier = np.array([st.tier.get(k, 3) for k in powers])
         self.base_structural = col([st.dependence[k] for k in powers])
         self.small_dyads = [ctx.dyad(k, small) for k in powers]
         self.power_dyads = {
@@ -119,7 +152,7 @@ class HedgingModel(mesa.Model):
 
         # Events: resolve magnitudes per run, index them by the steps they start and end.
         self.events = []
-        for ev in spec.events:
+        for ev in spec.events_in_play():
             key = f"event/{format_date(parse_date(ev.date))}/{ev.kind}/{ev.title}"
             values = {f: resolve(getattr(ev, f), self.streams, f"{key}/{f}") for f in ev.uncertain}
             start = spec.event_step(ev)
@@ -128,46 +161,49 @@ class HedgingModel(mesa.Model):
             self.events.append((ev, values, start, end))
 
         # Noise: one named stream per use, all drawn in one call per step.
-        names = [f"aid/{k}" for k in powers] + [f"alignment/{k}" for k in powers]
+        names = [f"aid/{k}" for k in powers]
+        names += [f"alignment/{d}/{k}" for d in DIMENSIONS for k in powers]
         names += [f"tension/{a}-{b}" for a, b in ctx.dyads]
         self._noise_keys = np.array([stream_key(s) for s in names], dtype=np.uint64)
-        self._noise_aid, self._noise_align, self._noise_tension = (
-            slice(0, P),
-            slice(P, 2 * P),
-            slice(2 * P, None),
-        )
+        self._noise_aid = slice(0, P)
+        self._noise_align = slice(P, P + len(DIMENSIONS) * P)
+        self._noise_tension = slice(P + len(DIMENSIONS) * P, None)
 
         # State: two buffers, swapped each step.
         self.state, self._next = State(P, D, n), State(P, D, n)
         s = self.state
         s.influence[:] = col([a.influence for a in gp])
-        s.alignment[:] = col([st.alignment[k] for k in powers])
-        s.alignment /= s.alignment.sum(axis=0)
+        for d, table in enumerate(st.alignment_tables().values()):
+            s.alignment[d] = col([table[k] for k in powers])
+            s.alignment[d] /= s.alignment[d].sum(axis=0)
         s.dependence[:] = self.base_structural / self.base_structural.sum()
         s.tension[:] = self.tension_base
         s.regime[:] = self.regime_base
+        s.tier[:] = col([st.tier.get(k, 3) for k in powers])
+        s.tier_age[:] = 0.0
+        initial_aid = [min(a.aid if a.aid is not None else a.budget * a.interest, a.budget) for a in gp]
+        s.policy[AID] = col(
+            [x / a.budget if a.budget > 0 else 0.0 for x, a in zip(initial_aid, gp, strict=True)]
+        )
+        s.policy[PRESENCE] = col([a.presence for a in gp])
+        s.policy[PRESSURE] = col([a.pressure for a in gp])
+        s.policy[ENGAGEMENT] = col([a.engagement for a in gp])
+        self.policy_start = s.policy.copy()
         self._active: set[int] = set()
         self._refresh()
-        for gp in self.powers:  # the initial flow: process 1 at the start conditions, without noise
-            gp.decide_aid(s, s, None)
+        for agent in self.great_powers:  # the initial flow, without noise
+            agent.disburse(s, None)
+        self.view = self.observe(s)
 
-        # Outputs: names (as in the brief) and a buffer (variables, steps + 1, runs).
-        self.variables = (
-            [f"{k}.influence" for k in powers]
-            + [f"{k}.aid" for k in powers]
-            + [f"{k}.presence" for k in powers]
-            + [f"{small}.alignment.{k}" for k in powers]
-            + [f"{small}.dependence.{k}" for k in powers]
-            + [f"{small}.threat.{k}" for k in powers]
-            + [f"{small}.hedging_index", f"{small}.autonomy", f"{small}.regime_pressure"]
-            + [f"tension.{a}-{b}" for a, b in ctx.dyads]
-        )
+        # Outputs: names from the reporters' table, and a buffer (variables, steps + 1, runs).
+        self.outputs = output_table(self)
+        self.variables = [name for r, _ in self.outputs for name in r.names(self)]
         shape = (len(self.variables), spec.steps + 1, n)
         if record is not None and record.shape[:2] == shape[:2] and record.shape[2] >= n:
             self.record = record[:, :, :n]
         else:
             self.record = np.empty(shape)
-        self._record(0)
+        self.record_state(0)
 
     # ---- events ------------------------------------------------------------------------------
     def apply_events(self, t: int) -> None:
@@ -184,29 +220,62 @@ class HedgingModel(mesa.Model):
                 changed = True
         if changed:
             s = self.state
-            for stock in (s.influence, s.tension, s.regime):
+            for stock in (s.tension, s.regime):
                 np.clip(stock, 0.0, 1.0, out=stock)
             self._refresh()
+            self.view = self.observe(s)
 
     def _refresh(self) -> None:
         """Rebuild the holds and the attributes derived from them (only on event dates)."""
         P, D, n = len(self.powers), len(self.ctx.dyads), self.run_ids.size  # noqa: N806
-        h = self.holds = Holds(self.base_tier, P, D, n)
+        h = self.holds = Holds(P, D, n)
         for k in sorted(self._active, key=lambda k: (self.events[k][2], k)):  # by date, then file order
             ev, values, _, _ = self.events[k]
             ev.hold(h, self.ctx, values)
-        eff = {a: self.base[a] * getattr(h, f"{a}_scale") + getattr(h, f"{a}_add") for a in SHOCK_ATTRIBUTES}
+        eff = {a: self.base[a] * getattr(h, f"{a}_scale") + getattr(h, f"{a}_add") for a in self.base}
         self.budget = np.maximum(eff["budget"], 0.0)
         self.interest = np.clip(eff["interest"], 0.0, 1.0)
         self.conditionality = np.clip(eff["conditionality"], 0.0, 1.0)
-        self.presence = np.clip(eff["presence"], 0.0, 1.0)
-        self.closeness = ((3 - h.tier) / 2.0)[:, None]  # tier 1 -> 1, 2 -> 0.5, 3 -> 0
-        self.aid_base = (
-            self.budget * self.interest * (1.0 - self.p.tier_aid * (1.0 - self.closeness)) * h.aid_scale
-        )
+        self.presence_scale, self.presence_add = h.presence_scale, h.presence_add
         structural = np.maximum(self.base_structural + h.dependence, 0.0)
-        self.structural = structural / np.maximum(structural.sum(axis=0), 1e-12)
+        total = structural.sum(axis=0)
+        # A power that held every structural tie and lost them all leaves the initial shares.
+        self.structural = np.where(
+            total > 0, structural / np.where(total > 0, total, 1.0), self.base_structural
+        )
         self.tension_level = self.tension_base + h.tension
+
+    # ---- what every actor sees of a state ----------------------------------------------------
+    def observe(self, s: State) -> dict[str, np.ndarray]:
+        """The quantities derived from a state that the actors decide on (and outputs report).
+
+        ``closeness`` has one row per partnership channel (credibility of aid, security
+        cooperation, trust): (3 - tier) / 2 where the channel is on (tier 1 gives 1, tier 3 gives 0),
+        and 0 for every power where it is switched off, so that the tier then plays no part.
+        """
+        tier = np.where(self.holds.tier[:, None] > 0, self.holds.tier[:, None], s.tier)
+        close = (3.0 - tier) / 2.0
+        closeness = np.zeros((len(CHANNELS), *close.shape))
+        for name, row in CHANNELS.items():
+            if self.channels[name]:
+                closeness[row] = close
+        credibility = 1.0 - self.p.tier_credibility * (1.0 - closeness[CREDIBILITY_CHANNEL])
+        credible = credibility * s.aid
+        presence = np.clip(s.policy[PRESENCE] * self.presence_scale + self.presence_add, 0.0, 1.0)
+        mean_alignment = s.alignment.mean(axis=0)
+        return {
+            "tier": tier,
+            "closeness": closeness,
+            "credibility": credibility,
+            "credible_aid": credible,
+            "aid_share": contest(credible),
+            "presence": presence,
+            "presence_share": contest(presence, 1.0),
+            "engagement": s.policy[ENGAGEMENT],
+            "engagement_share": contest(s.policy[ENGAGEMENT], 1.0),
+            "mean_alignment": mean_alignment,
+            "threat": self.small_state.threats(s, presence, closeness[TRUST_CHANNEL]),
+        }
 
     # ---- helpers for the agents --------------------------------------------------------------
     def rival_max(self, rows: np.ndarray | list[np.ndarray], i: int) -> np.ndarray:
@@ -226,53 +295,55 @@ class HedgingModel(mesa.Model):
     def step(self) -> None:
         t = self.steps  # Mesa counts steps from 1
         self.apply_events(t)
+        self.deciding = self.decide_step is not None and t >= self.decide_step
         eps = self.streams.normals(self._noise_keys, t)
-        cur, nxt = self.state, self._next
-        total = cur.aid.sum(axis=0)
-        share = np.divide(cur.aid, total, out=np.full_like(cur.aid, 1.0 / len(self.powers)), where=total > 0)
-        for gp in self.powers:
-            gp.decide_aid(cur, nxt, eps[self._noise_aid][gp.index])
-            gp.update_influence(cur, nxt, share[gp.index])
+        cur, nxt, view = self.state, self._next, self.view
+        aid_eps = eps[self._noise_aid]
+        self.great_powers.do("decide", cur, nxt, view)
+        for agent in self.great_powers:
+            agent.disburse(nxt, aid_eps[agent.index])
+        self.great_powers.do("offer_upgrade", cur, nxt, view["mean_alignment"])
+        self.great_powers.do("update_influence", cur, nxt, view)
         self.update_tension(cur, nxt, eps[self._noise_tension])
-        self.small_state.decide_alignment(cur, nxt, share, eps[self._noise_align])
-        self.small_state.update_dependence(cur, nxt, share)
+        P = len(self.powers)  # noqa: N806
+        self.small_state.decide(cur, nxt, view, eps[self._noise_align].reshape(len(DIMENSIONS), P, -1))
+        self.small_state.update_dependence(cur, nxt, view["aid_share"])
         self.small_state.update_regime(cur, nxt)
         self.state, self._next = nxt, cur
-        self._record(t)
+        self.view = self.observe(nxt)
+        self.record_state(t)
 
     def update_tension(self, cur: State, nxt: State, eps: np.ndarray) -> None:
         """Process 3, tension: each dyad relaxes toward its level and rises with rivalry.
 
         tension += relax * (level - tension) + rivalry_rate * rivalry + noise, clipped to 0..1
+        level_is = baseline + tension_pressure (g_i - g_i,0) - tension_engagement (e_i - e_i,0)
         rivalry_ij = (influence_i + presence_i) * (influence_j + presence_j) / 4, for two powers
 
-        The level is the scenario's baseline plus sanctions in force. Rivalry is competition over
-        the same small state: both powers invested there at once (the security-dilemma reading of
-        great-power competition in Southeast Asia; Walt 1987 on proximity and capability).
+        The level is the scenario's baseline plus sanctions in force; a power that presses harder on
+        governance than at the start raises it, one that engages more lowers it. Rivalry is
+        competition over the same small state: both powers invested there at once (the
+        security-dilemma reading of great-power competition in Southeast Asia; Walt 1987 on
+        proximity and capability).
         """
         p = self.p
         out = nxt.tension
         np.subtract(self.tension_level, cur.tension, out=out)
+        moved = cur.policy - self.policy_start
+        for i, d in enumerate(self.small_dyads):
+            out[d] += p.tension_pressure * moved[PRESSURE, i] - p.tension_engagement * moved[ENGAGEMENT, i]
         out *= p.tension_relax
         out += cur.tension
-        stake = [cur.influence[i] + self.presence[i] for i in self.pidx]
+        presence = self.view["presence"]
+        stake = [cur.influence[i] + presence[i] for i in self.pidx]
         for (i, j), d in self.power_dyads.items():
             out[d] += (0.25 * p.tension_rivalry) * stake[i] * stake[j]
         out += p.tension_noise * eps
         np.clip(out, 0.0, 1.0, out=out)
 
-    def _record(self, t: int) -> None:
-        s, P, rec = self.state, len(self.powers), self.record  # noqa: N806
-        rec[0:P, t] = s.influence
-        rec[P : 2 * P, t] = s.aid
-        rec[2 * P : 3 * P, t] = self.presence
-        rec[3 * P : 4 * P, t] = s.alignment
-        rec[4 * P : 5 * P, t] = s.dependence
-        rec[5 * P : 6 * P, t] = self.small_state.threats(s)
-        rec[6 * P, t] = hedging_index(s.alignment)
-        rec[6 * P + 1, t] = 1.0 - s.dependence.max(axis=0)
-        rec[6 * P + 2, t] = s.regime
-        rec[6 * P + 3 :, t] = s.tension
+    def record_state(self, t: int) -> None:
+        """Record the current state as date t, every output from :mod:`sim.reporters`."""
+        record(self, self.state, self.view, self.record[:, t])
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Step to the end of the horizon, calling ``progress(step, steps)`` after each step."""

@@ -31,6 +31,9 @@ from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
 from sim.quantities import Date, Dist, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: The instruments of a great power's policy, each a level chosen every quarter.
+INSTRUMENTS = ("aid", "presence", "pressure", "engagement")
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
@@ -58,6 +61,22 @@ class Meta(BaseModel):
     drop_events: list[str] = Field(
         default_factory=list, description="Titles of the extended scenario's events to leave out."
     )
+    decisions: Literal["historical", "strategic", "both"] = Field(
+        "both",
+        description=(
+            "Who moves the powers' policies: 'historical' (the dated events only), 'strategic' (the powers"
+            " choose from decide_from on, and their policy events from then are left out) or 'both' (the"
+            " events as given, and the powers' own choices besides)."
+        ),
+    )
+    decide_from: Date | None = Field(
+        None, description="First date at which the powers decide (default: the start)."
+    )
+
+
+#: The dimensions of alignment (Kuik 2008: economic and security pillars; UN votes observe the third).
+DIMENSIONS = ("economic", "security", "diplomatic")
+Dimension = Literal["economic", "security", "diplomatic"]
 
 
 class GreatPower(BaseModel):
@@ -66,10 +85,25 @@ class GreatPower(BaseModel):
     model_config = _STRICT
     role: Literal["great_power"]
     name: str = Field(min_length=1, description="Display name.")
-    budget: Number(0, 1e6) = Field(description="Aid and investment it can offer, USD million per quarter.")
+    budget: Number(0, 1e6) = Field(description="Most aid it can commit, USD million per quarter.")
+    aid: Number(0, 1e6) | None = Field(
+        None, description="Aid committed at the start, USD million per quarter (default: budget x interest)."
+    )
     interest: Number(0, 1) = Field(0.5, description="Strategic interest in the small state (0..1).")
-    conditionality: Number(0, 1) = Field(0.0, description="Weight on the small state's governance (0..1).")
-    presence: Number(0, 1) = Field(0.0, description="Security presence at the small state (0..1).")
+    conditionality: Number(0, 1) = Field(
+        0.0, description="How much it values the small state's governance (0..1): drives its pressure."
+    )
+    presence: Number(0, 1) = Field(0.0, description="Security presence at the start (0..1).")
+    pressure: Number(0, 1) = Field(
+        0.0, description="Governance pressure at the start: criticism, sanctions, conditions (0..1)."
+    )
+    engagement: Number(0, 1) = Field(
+        0.3, description="Diplomatic engagement at the start: summits, partnership offers (0..1)."
+    )
+    decides: list[Literal["aid", "presence", "pressure", "engagement"]] = Field(
+        default_factory=lambda: list(INSTRUMENTS),
+        description="The instruments it chooses itself when the powers decide (default: all four).",
+    )
     influence: Number(0, 1) = Field(0.2, description="Initial influence over the small state (0..1).")
     capability: Number(0, 1) = Field(0.5, description="Aggregate power, relative to the strongest (Walt).")
     proximity: Number(0, 1) = Field(0.5, description="Geographic proximity to the small state (Walt).")
@@ -87,8 +121,12 @@ class SmallState(BaseModel):
     model_config = _STRICT
     role: Literal["small_state"]
     name: str = Field(min_length=1, description="Display name.")
-    alignment: dict[str, Number(0, 1)] = Field(
-        description="Initial alignment share toward each power; sums to 1."
+    alignment: dict[str, Number(0, 1)] | dict[Dimension, dict[str, Number(0, 1)]] = Field(
+        description=(
+            "Initial alignment shares toward each power, summing to 1: one table for every dimension"
+            " ({china = 0.5, ...}), or one per dimension ({economic = {...}, security = {...}, diplomatic"
+            " = {...}})."
+        )
     )
     dependence: dict[str, Number(0, 1)] = Field(
         description="Structural economic dependence on each power (trade, investment, debt); sums to 1."
@@ -99,6 +137,17 @@ class SmallState(BaseModel):
     )
     regime_pressure: Number(0, 1) = Field(0.3, description="How exposed the ruling elite feels (0..1).")
 
+    @property
+    def nested(self) -> bool:
+        """Whether the alignment is given per dimension."""
+        return any(isinstance(v, dict) for v in self.alignment.values())
+
+    def alignment_tables(self) -> dict[str, dict[str, float]]:
+        """The initial alignment shares of each dimension (one table given for all is repeated)."""
+        if self.nested:
+            return {d: dict(self.alignment[d]) for d in DIMENSIONS if d in self.alignment}  # type: ignore[arg-type]
+        return {d: dict(self.alignment) for d in DIMENSIONS}  # type: ignore[arg-type]
+
 
 Actor = Annotated[GreatPower | SmallState, Field(discriminator="role")]
 
@@ -106,16 +155,40 @@ Actor = Annotated[GreatPower | SmallState, Field(discriminator="role")]
 class Parameters(BaseModel):
     """``[parameters]``: every mechanism parameter; each a number or a distribution drawn per run.
 
-    Defaults and their reasons are in docs/ODD.md, section 7.
+    Two scales are fixed, so that every parameter below is identifiable (docs/ODD.md, 7.11): every
+    logit choice of the small state has unit temperature, and a power's policy costs are counted in
+    units of the cost of committing its whole budget for a quarter. Defaults and their reasons are
+    in docs/ODD.md, section 7.
     """
 
     model_config = _STRICT
-    # Aid (process 1)
-    aid_noise: Uncertain(0, 2) = Field(0.1, description="Sd of the log-normal noise on each aid flow.")
-    tier_aid: Uncertain(0, 1) = Field(
-        0.3, description="Aid withheld from a partner outside the top tier (tier 3: 1-x, tier 2: 1-x/2)."
+    # The powers' decisions (process 1)
+    standing_value: Uncertain(0, 100) = Field(
+        12.0, description="Worth to a power of full standing with the small state, in budget-quarters."
     )
-    competition: Uncertain(0, 10) = Field(1.0, description="Aid response to a rival's lead in influence.")
+    policy_rate: Uncertain(0, 1) = Field(
+        0.5, description="Share of the marginal value of an instrument that a power moves it by per quarter."
+    )
+    presence_cost: Uncertain(0, 100) = Field(10.0, description="Cost of security presence (budget-quarters).")
+    engagement_cost: Uncertain(0, 100) = Field(0.9, description="Cost of diplomatic engagement.")
+    pressure_cost: Uncertain(0, 100) = Field(1.1, description="Cost of governance pressure.")
+    pressure_backlash: Uncertain(0, 10) = Field(
+        1.0, description="Cost of pressure per unit of interest and of a rival's alignment share."
+    )
+    upgrade_engagement: Uncertain(0, 1) = Field(
+        0.6, description="Engagement at which a power offers a partnership upgrade (strategic decisions)."
+    )
+    aid_noise: Uncertain(0, 2) = Field(0.1, description="Sd of the log-normal noise on each aid flow.")
+    # What a partnership tier changes (the only places a tier enters the model)
+    tier_credibility: Uncertain(0, 1) = Field(
+        0.3, description="Aid discounted as less credible outside the top tier (tier 3: 1-x, tier 2: 1-x/2)."
+    )
+    tier_security: Uncertain(0, 1) = Field(
+        0.2, description="Security cooperation a top-tier partnership opens (reach without presence)."
+    )
+    tier_trust: Uncertain(0, 1) = Field(
+        0.5, description="Share of a top-tier partner's hostility discounted when reading its intentions."
+    )
     # Influence (process 2)
     influence_rate: Uncertain(0, 1) = Field(
         0.15, description="Share of the gap to its target that influence closes per step."
@@ -124,14 +197,20 @@ class Parameters(BaseModel):
     influence_alignment: Uncertain(0, 10) = Field(
         0.3, description="Weight of the small state's alignment in it."
     )
-    influence_presence: Uncertain(0, 10) = Field(0.1, description="Weight of security presence in it.")
-    influence_tier: Uncertain(0, 10) = Field(0.2, description="Weight of the partnership tier in it.")
+    influence_presence: Uncertain(0, 10) = Field(0.15, description="Weight of presence share in it.")
+    influence_engagement: Uncertain(0, 10) = Field(0.15, description="Weight of engagement share in it.")
     # Tension (process 3)
     tension_relax: Uncertain(0, 1) = Field(
-        0.1, description="Share of the gap to its baseline that tension closes per step."
+        0.1, description="Share of the gap to its level that tension closes per step."
     )
     tension_rivalry: Uncertain(0, 1) = Field(
         0.03, description="Rise in power-power tension per unit of competition over the small state."
+    )
+    tension_pressure: Uncertain(0, 1) = Field(
+        0.3, description="Rise in a power's tension level with the small state per unit of pressure."
+    )
+    tension_engagement: Uncertain(0, 1) = Field(
+        0.1, description="Fall in a power's tension level with the small state per unit of engagement."
     )
     tension_noise: Uncertain(0, 0.5) = Field(
         0.02, description="Sd of the noise on each dyad's tension per step."
@@ -140,31 +219,32 @@ class Parameters(BaseModel):
     regime_relax: Uncertain(0, 1) = Field(
         0.1, description="Share of the gap to its initial value that regime pressure closes per step."
     )
-    # Hedging decision (process 4)
-    weight_economy: Uncertain(0, 10) = Field(
-        1.5, description="Weight of economic benefit (aid share, dependence)."
+    # The small state's decision (process 4): utility weights at unit temperature
+    weight_aid: Uncertain(0, 200) = Field(2.5, description="Economic: weight of the credible aid share.")
+    weight_dependence: Uncertain(0, 200) = Field(
+        1.2, description="Economic: weight of existing ties (trade, investment, debt)."
     )
-    weight_security: Uncertain(0, 10) = Field(
-        1.0, description="Weight of protection against perceived threats (Walt)."
+    weight_overdependence: Uncertain(0, 200) = Field(
+        1.5, description="Economic: penalty on a dominant partner (dominance denial)."
     )
-    weight_regime: Uncertain(0, 10) = Field(
-        0.5, description="Weight of regime security (non-interference valued, tension a cost)."
+    weight_protection: Uncertain(0, 200) = Field(
+        50.0, description="Security: weight of protection a power offers against the others' threat."
     )
-    weight_entrapment: Uncertain(0, 10) = Field(
-        0.3, description="Weight of the risk of entrapment in a power's rivalries."
+    weight_threat: Uncertain(0, 200) = Field(2.3, description="Security: weight of the threat a power poses.")
+    weight_entrapment: Uncertain(0, 200) = Field(
+        0.4, description="Security: weight of the risk of entrapment in a power's rivalries."
     )
-    weight_diversification: Uncertain(0, 10) = Field(
-        0.5, description="Weight of the over-dependence penalty."
+    weight_regime: Uncertain(0, 200) = Field(
+        0.7, description="Security and diplomatic: weight of regime security (non-interference valued)."
     )
-    weight_partnership: Uncertain(0, 10) = Field(0.3, description="Trust from the partnership tier.")
-    temperature: Uncertain(0.01, 10) = Field(
-        0.6, description="Softmax temperature: how sharply values turn into alignment."
+    weight_reciprocity: Uncertain(0, 200) = Field(
+        1.3, description="Diplomatic: weight of the credible aid share (votes as reciprocity)."
     )
     inertia: Uncertain(0, 1) = Field(
         0.2, description="Share of the way to the preferred alignment moved per step."
     )
-    alignment_noise: Uncertain(0, 2) = Field(
-        0.05, description="Sd of the noise on each value (random utility)."
+    alignment_noise: Uncertain(0, 5) = Field(
+        0.1, description="Sd of the noise on each value (random utility)."
     )
     # Dependence
     dependence_rate: Uncertain(0, 1) = Field(
@@ -176,10 +256,29 @@ class Parameters(BaseModel):
 
     @model_validator(mode="after")
     def _weights(self) -> Parameters:
-        names = ("influence_aid", "influence_alignment", "influence_presence", "influence_tier")
+        names = ("influence_aid", "influence_alignment", "influence_presence", "influence_engagement")
         if all(_highest(getattr(self, n)) == 0 for n in names):
             raise ValueError("the four influence_* weights cannot all be 0 (influence would have no target)")
         return self
+
+
+#: The mechanisms a scenario can switch off (``[mechanisms]``), to see what carries a result.
+MECHANISMS = {
+    "aid_credibility": "a partnership tier makes a power's aid more credible (parameters.tier_credibility)",
+    "security_cooperation": "a partnership tier opens security cooperation (parameters.tier_security)",
+    "trust": "a partnership tier softens the reading of a power's intentions (parameters.tier_trust)",
+    "decisions": "the powers choose their policies (off: every policy stays where the events put it)",
+}
+
+
+class Mechanisms(BaseModel):
+    """``[mechanisms]``: switches for the model's channels, all on by default (``hedgesim explain``)."""
+
+    model_config = _STRICT
+    aid_credibility: bool = Field(True, description=MECHANISMS["aid_credibility"])
+    security_cooperation: bool = Field(True, description=MECHANISMS["security_cooperation"])
+    trust: bool = Field(True, description=MECHANISMS["trust"])
+    decisions: bool = Field(True, description=MECHANISMS["decisions"])
 
 
 def _highest(v: float | Dist) -> float:
@@ -200,6 +299,7 @@ class Scenario(BaseModel):
         description='Initial and baseline tension per dyad "<a>-<b>" (0..1); "default" for the rest (0.1).',
     )
     parameters: Parameters = Field(default_factory=Parameters)
+    mechanisms: Mechanisms = Field(default_factory=Mechanisms)
     events: list[AnyEvent] = Field(default_factory=list)
 
     _source: str = PrivateAttr("<memory>")
@@ -247,6 +347,22 @@ class Scenario(BaseModel):
     def event_step(self, event: Any) -> int:
         """The step before which an event applies (events dated at the start apply before step 1)."""
         return max(1, parse_date(event.date) - self.start)
+
+    @property
+    def decide_step(self) -> int | None:
+        """The first step at which the powers decide, or None when they never do."""
+        if self.scenario.decisions == "historical" or not self.mechanisms.decisions:
+            return None
+        first = self.scenario.decide_from
+        return 1 if first is None else max(1, parse_date(first) - self.start)
+
+    def events_in_play(self) -> list[Any]:
+        """The events that act: with strategic decisions, the powers' own policy moves dated from the
+        first decision on are left to the powers (docs/ODD.md, 3.3)."""
+        first = self.decide_step
+        if self.scenario.decisions != "strategic" or first is None:
+            return list(self.events)
+        return [e for e in self.events if not (e.policy and self.event_step(e) >= first)]
 
     def context(self) -> Context:
         return Context(self.powers, self.small)
@@ -451,8 +567,13 @@ def _check(sc: Scenario) -> None:
     small = smalls[0]
     st = sc.actors[small]
     assert isinstance(st, SmallState)
-    for table in ("alignment", "dependence"):
-        shares = getattr(st, table)
+    tables = {f"alignment.{d}": v for d, v in st.alignment_tables().items()} if st.nested else {}
+    tables = tables or {"alignment": st.alignment}
+    if st.nested:
+        missing = [d for d in DIMENSIONS if d not in st.alignment]
+        if missing:
+            raise _Problem(f"actors.{small}.alignment", f"missing the {missing[0]!r} dimension")
+    for table, shares in {**tables, "dependence": st.dependence}.items():
         for k in shares:
             if k not in powers:
                 raise _Problem(
@@ -488,6 +609,11 @@ def _check(sc: Scenario) -> None:
         raise _Problem(
             "scenario.end", f"expected a date after start ({sc.scenario.start}), found {sc.scenario.end}"
         )
+    if sc.scenario.decide_from is not None and not start <= parse_date(sc.scenario.decide_from) <= end:
+        raise _Problem(
+            "scenario.decide_from",
+            f"{sc.scenario.decide_from} is outside the horizon {sc.scenario.start}..{sc.scenario.end}",
+        )
     for i, ev in enumerate(sc.events):
         where = f"events[{i}]"
         power = ev.target_power()
@@ -510,17 +636,17 @@ def _check_shock(target: str, where: str, sc: Scenario) -> None:
         if sep and a in sc.actors and b in sc.actors and a != b:
             return
         raise _Problem(where, f'expected "tension.<a>-<b>" with two actors, found {target!r}')
-    if head in sc.powers and attr in (*SHOCK_ATTRIBUTES, "influence"):
+    if head in sc.powers and attr in SHOCK_ATTRIBUTES:
         return
     if head == sc.small and attr == "regime_pressure":
         return
-    options = [f"<power>.{a}" for a in (*SHOCK_ATTRIBUTES, "influence")]
+    options = [f"<power>.{a}" for a in SHOCK_ATTRIBUTES]
     options += [f"{sc.small}.regime_pressure", "tension.<a>-<b>"]
     what = f"unknown actor {head!r}" if head not in sc.actors else f"unknown target {target!r}"
     raise _Problem(where, f"{what}; expected one of {', '.join(options)}")
 
 
-assert set(SHOCK_STOCKS) == {"influence", "regime_pressure", "tension"}
+assert set(SHOCK_STOCKS) == {"regime_pressure", "tension"}
 
 # ---- error wording -----------------------------------------------------------------------------
 
