@@ -70,19 +70,54 @@ def _knob(rc, key: str):
     return _one(rc, **{"data-knob": key})
 
 
+SMALL_VIEW = (
+    "alignment",
+    "alignment_economic",
+    "alignment_security",
+    "alignment_diplomatic",
+    "hedging",
+    "influence",
+)
+POWERS_VIEW = ("aid", "presence", "pressure", "engagement", "tension_powers", "tension_small")
+
+
+def _panels_shown(rc) -> set[str]:
+    return {
+        w.attributes["data-panel"]
+        for w in _walk(rc)
+        if "data-panel" in (getattr(w, "attributes", None) or {})
+    }
+
+
 def test_page_shows_knobs_events_panels_and_the_actors(dash):
     knobs = [w for w in _walk(dash) if "data-knob" in (getattr(w, "attributes", None) or {})]
-    assert len(knobs) == 3 * 3 + 6
+    assert len(knobs) == 2 + 3 * 3 + 6 + 3  # how the powers decide, each power, priorities, partnership
     switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
     assert len(switches) == 18 and all(w.v_model for w in switches)
-    for panel in ("influence", "alignment", "aid", "hedging", "tension_powers", "tension_small"):
+    assert _panels_shown(dash) == set(SMALL_VIEW)  # the small state's view first
+    for panel in SMALL_VIEW:
         assert _panel(dash, panel)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "2026Q4" in _actors_svg(dash) and ">Cambodia<" in _actors_svg(dash)
     status = _html(dash, "hedgesim-status")
     assert f"{RUNS} runs" in status and "seed 20231216" in status and "as loaded" in status
+    table = _html(dash, "hedgesim-at-date")
+    assert "sec." in table and "hedging index" in table and "divergence" in table
+
+
+def test_the_powers_view_shows_what_each_power_decided(dash):
+    _one(dash, **{"data-view": "powers"}).click()
+    assert _panels_shown(dash) == set(POWERS_VIEW)
+    for panel in POWERS_VIEW:
+        assert _panel(dash, panel)[:8] == b"\x89PNG\r\n\x1a\n"
+    table = _html(dash, "hedgesim-at-date")
+    for header in ("aid $m", "presence", "pressure", "engaged", "threat Cambodia perceives"):
+        assert header in table
+    _one(dash, **{"data-view": "small"}).click()
+    assert _panels_shown(dash) == set(SMALL_VIEW)
 
 
 def test_moving_a_slider_reruns_and_moving_it_back_restores(dash):
+    _one(dash, **{"data-view": "powers"}).click()
     before = _panel(dash, "aid")
     slider = _knob(dash, "actors.us.budget")
     slider.fire_event("change", 0.0)
@@ -95,13 +130,35 @@ def test_moving_a_slider_reruns_and_moving_it_back_restores(dash):
     assert _panel(dash, "aid") == before  # same setting, same noise: the same picture
 
 
+def test_choosing_history_only_stops_the_powers_deciding(dash):
+    _one(dash, **{"data-view": "powers"}).click()
+    before = _panel(dash, "engagement")
+    choice = _knob(dash, "scenario.decisions")
+    assert choice.v_model == "both" and {i["value"] for i in choice.items} == {
+        "historical",
+        "strategic",
+        "both",
+    }
+    choice.v_model = "historical"
+    assert "1 change" in _html(dash, "hedgesim-status")
+    assert _knob(dash, "scenario.decisions").v_model == "historical"
+    assert _panel(dash, "engagement") != before
+
+
+def test_a_partnership_channel_switched_off_moves_the_outcome(dash):
+    before = _panel(dash, "alignment_economic")
+    _knob(dash, "parameters.tier_credibility").fire_event("change", 0.0)
+    assert "1 change" in _html(dash, "hedgesim-status")
+    assert _panel(dash, "alignment_economic") != before
+
+
 def test_switching_an_event_off_moves_the_outcome(dash):
     table = _html(dash, "hedgesim-at-date")  # the medians at the date shown
-    before = _panel(dash, "alignment")
+    before = {p: _panel(dash, p) for p in ("alignment", "alignment_economic", "hedging")}
     switch = _one(dash, **{"data-event": "Japan-Cambodia CSP"})
     switch.v_model = False
     assert "1 change" in _html(dash, "hedgesim-status")
-    assert _panel(dash, "alignment") != before
+    assert all(_panel(dash, p) != png for p, png in before.items())
     assert _html(dash, "hedgesim-at-date") != table
     assert any("Events (17)" in str(getattr(w, "children", "")) for w in _walk(dash))
 
@@ -132,12 +189,12 @@ def test_opening_a_file_replaces_the_scenario_and_a_bad_one_says_why(dash):
 
 
 def test_reset_returns_to_the_scenarios_values(dash):
-    _knob(dash, "parameters.weight_economy").fire_event("change", 4.0)
+    _knob(dash, "parameters.weight_aid").fire_event("change", 4.0)
     _one(dash, **{"data-event": "US arms embargo"}).v_model = False
     assert "2 changes" in _html(dash, "hedgesim-status")
     _one(dash, **{"data-testid": "reset"}).click()
     assert "as loaded" in _html(dash, "hedgesim-status")
-    assert _knob(dash, "parameters.weight_economy").v_model == 1.5
+    assert _knob(dash, "parameters.weight_aid").v_model == 2.5
     assert _one(dash, **{"data-event": "US arms embargo"}).v_model is True
 
 

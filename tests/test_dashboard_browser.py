@@ -35,7 +35,16 @@ FLAGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
-PANELS = ("influence", "alignment", "aid", "hedging", "tension_powers", "tension_small")
+#: The panels of each view: the small state's (shown first) and the powers'.
+SMALL_VIEW = (
+    "alignment",
+    "alignment_economic",
+    "alignment_security",
+    "alignment_diplomatic",
+    "hedging",
+    "influence",
+)
+POWERS_VIEW = ("aid", "presence", "pressure", "engagement", "tension_powers", "tension_small")
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +98,12 @@ def dashboard_url(tmp_path_factory):
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    for panel in PANELS:
-        page.locator(f"[data-panel={panel}] img").wait_for(timeout=60_000)
+    _wait_panels(page, SMALL_VIEW, timeout=60_000)
+
+
+def _wait_panels(page, panels: tuple[str, ...], timeout: int = 15_000) -> None:
+    for panel in panels:
+        page.locator(f"[data-panel={panel}] img").wait_for(timeout=timeout)
     page.locator("[data-testid=actors] svg").wait_for()
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-panel] img')]"
@@ -127,7 +140,15 @@ def _wait_alignment(page, power: str, text: str, same: bool) -> None:
     page.wait_for_function(_CELL, arg=[power, text, same], timeout=15_000)
 
 
-def _check_screenshot(path: Path, page, viewport: dict[str, int] = VIEWPORT) -> None:
+def _show(page, view: str) -> None:
+    """Switch the panels to a view and wait for its pictures."""
+    page.locator(f"[data-view={view}]").click()
+    _wait_panels(page, SMALL_VIEW if view == "small" else POWERS_VIEW)
+
+
+def _check_screenshot(
+    path: Path, page, viewport: dict[str, int] = VIEWPORT, panels: tuple[str, ...] = SMALL_VIEW
+) -> None:
     """Not blank, and every part of the layout on screen, inside the page, with no overlaps."""
     from PIL import Image
 
@@ -148,7 +169,8 @@ def _check_screenshot(path: Path, page, viewport: dict[str, int] = VIEWPORT) -> 
         "values at the date": ".hedgesim-at-date",
         "export scenario": "button:has-text('Scenario (TOML)')",
         "export results": "button:has-text('Results (CSV)')",
-        **{f"panel {p}": f"[data-panel={p}] img" for p in PANELS},
+        "views": "[data-view=powers]",
+        **{f"panel {p}": f"[data-panel={p}] img" for p in panels},
     }
     boxes = {}
     for name, selector in parts.items():
@@ -179,8 +201,14 @@ def test_slider_event_export_and_time_in_the_browser(page, dashboard_url, tmp_pa
     page.screenshot(path=first)
     _check_screenshot(first, page)
     assert "as loaded" in page.locator(".hedgesim-status").inner_text()
+    assert page.locator("[data-panel=aid]").count() == 0  # the powers' panels wait for their view
 
     # A slider: the US gives no aid. The aid panel is redrawn within a second of letting go.
+    _show(page, "powers")
+    powers = tmp_path / "dashboard-powers.png"
+    page.screenshot(path=powers)
+    _check_screenshot(powers, page, panels=POWERS_VIEW)
+    assert "engaged" in page.locator(".hedgesim-at-date").inner_text()
     before = _src(page, "aid")
     knob = page.locator("[role=slider][data-knob='actors.us.budget']")
     knob.focus()
@@ -195,6 +223,7 @@ def test_slider_event_export_and_time_in_the_browser(page, dashboard_url, tmp_pa
     assert knob.get_attribute("aria-valuenow") == "0"
 
     # An event off: no Japan-Cambodia CSP. Cambodia's alignment toward Japan moves (down).
+    _show(page, "small")
     japan_before = _alignment_on_screen(page, "Japan")
     before = _src(page, "alignment")
     page.get_by_role("tab", name=re.compile("Events")).click()
