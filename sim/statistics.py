@@ -121,12 +121,14 @@ def _lerp(a: np.ndarray, b: np.ndarray, plan: _Plan, out: np.ndarray) -> None:
 def _order_statistics(a: np.ndarray, positions: list[int]) -> np.ndarray:
     """The values at ``positions`` (ascending) of ``a`` sorted; reorders ``a`` in place.
 
-    One ``partition`` at a single position is far faster than one at several (numpy has a SIMD
-    quickselect for the former only), so each segment is split at the needed position nearest its
-    middle and each half is split again; a needed position at the edge of its segment is that
-    segment's min or max. With the five quantiles of a large row, this partitions about 2.5 times
-    the row, and a full sort would cost more. Values are exact: equal values with different bits
-    are only 0.0 and -0.0 (and NaNs), which the caller excludes.
+    numpy 2 partitions at a single position with a SIMD quickselect where the CPU has one (x86
+    with AVX2 or AVX-512), and at several positions, as np.quantile asks, with its scalar
+    introselect, about four times slower on a row of a million. So each segment is partitioned at
+    one needed position, the one nearest its middle, and each side again; a needed position just
+    above a partition point, or alone at the edge of its segment, is that segment's min (or max).
+    With the five quantiles of a large row, this partitions about 2.5 times the row, less work
+    than a full sort (benchmarks/README.md). The values are exact: the only equal values with
+    different bits are 0.0 and -0.0 (and NaNs), rows the caller keeps from here.
     """
     values = np.empty(len(positions))
     todo = [(0, a.size, 0, len(positions))]  # a[lo:hi] holds the order statistics positions[i:j]
