@@ -9,11 +9,11 @@ partial sums are combined in an order that depends on the split.
 
 Each statistic has the same bits as numpy's own call on the row (``row.mean()``,
 ``row.std(ddof=1)``, ``np.quantile(row, QUANTILES)``), computed faster: the mean and the sd share
-one sum, and the quantiles come from single-position partitions (numpy's SIMD quickselect) at the
-order statistics they need (ten at most), interpolated with numpy's own index, weight and
-``_lerp`` arithmetic (figures in benchmarks/README.md). Rows with NaNs, or with both 0.0 and
--0.0, whose quantiles depend on where numpy's partition leaves equal values, go through
-``np.quantile`` itself.
+one sum, and the quantiles come from the order statistics they need (ten at most), found by a
+sort of the row up to :data:`SORT_UP_TO` runs and by single-position partitions (numpy's SIMD
+quickselect) beyond, and interpolated with numpy's own index, weight and ``_lerp`` arithmetic
+(figures in benchmarks/README.md). Rows with NaNs, or with both 0.0 and -0.0, whose quantiles
+depend on where numpy's partition leaves equal values, go through ``np.quantile`` itself.
 
 Quantiles are exact, not sketched. Memory stays bounded because rows are read in blocks of at most
 :data:`BLOCK_VALUES` values (256 MiB), from memory or from the trajectory file on disk, plus a
@@ -37,6 +37,10 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 #: Values in one block of rows read for the statistics (32 Mi float64 = 256 MiB).
 BLOCK_VALUES = 1 << 25
+
+#: Rows up to this many runs are sorted for their quantiles; longer rows are partitioned, which
+#: costs less from about 12,000 values on (benchmarks/README.md).
+SORT_UP_TO = 12_000
 
 #: Columns of a statistics table: mean, sd, then one per quantile.
 COLUMNS = ("mean", "sd", *(f"p{round(q * 100):02d}" for q in QUANTILES))
@@ -70,7 +74,11 @@ def row_stats(row: np.ndarray, scratch: bool = False) -> np.ndarray:
         buffer[:] = row
         row = buffer
     plan = _plan(n)
-    values = _order_statistics(row, plan.positions)
+    if n <= SORT_UP_TO:
+        row.sort()
+        values = row[plan.positions]
+    else:
+        values = _order_statistics(row, plan.positions)
     _lerp(values[plan.below], values[plan.above], plan, out=out[2:])
     return out
 
