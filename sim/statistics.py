@@ -65,20 +65,24 @@ def row_stats(row: np.ndarray, scratch: bool = False) -> np.ndarray:
         out[1] = np.sqrt(np.add.reduce(buffer) / (n - 1))
     else:
         out[1] = 0.0
-    if np.isnan(total) or _both_zeros(row):
+    constant = _constant(row)  # common: an actor's starting state, a variable no event moves
+    if np.isnan(total) or ((not constant or row[0] == 0) and _both_zeros(row)):
         # With NaNs, or with both 0.0 and -0.0 (equal, but not the same bits), the values numpy
         # returns depend on where its partition leaves them: numpy itself computes them.
         out[2:] = np.quantile(row, QUANTILES, overwrite_input=scratch)
         return out
-    if not scratch:
-        buffer[:] = row
-        row = buffer
     plan = _plan(n)
-    if n <= SORT_UP_TO:
-        row.sort()
-        values = row[plan.positions]
+    if constant:
+        values = np.full(len(plan.positions), row[0])  # every value has the same bits here
     else:
-        values = _order_statistics(row, plan.positions)
+        if not scratch:
+            buffer[:] = row
+            row = buffer
+        if n <= SORT_UP_TO:
+            row.sort()
+            values = row[plan.positions]
+        else:
+            values = _order_statistics(row, plan.positions)
     _lerp(values[plan.below], values[plan.above], plan, out=out[2:])
     return out
 
@@ -161,6 +165,12 @@ def _order_statistics(a: np.ndarray, positions: list[int]) -> np.ndarray:
         else:
             todo.append((k + 1, hi, m + 1, j))
     return values
+
+
+def _constant(row: np.ndarray) -> bool:
+    """Whether every value of the row equals the first (a few spread values are looked at first)."""
+    sample = row[:: max(1, row.size // 64)]
+    return bool((sample == sample[0]).all() and (row == row[0]).all())
 
 
 def _both_zeros(row: np.ndarray) -> bool:
