@@ -11,9 +11,10 @@ Each statistic has the same bits as numpy's own call on the row (``row.mean()``,
 ``row.std(ddof=1)``, ``np.quantile(row, QUANTILES)``), computed faster: the mean and the sd share
 one sum, and the quantiles come from the order statistics they need (ten at most), found by a
 sort of the row up to :data:`SORT_UP_TO` runs and by single-position partitions (numpy's SIMD
-quickselect) beyond, and interpolated with numpy's own index, weight and ``_lerp`` arithmetic
-(figures in benchmarks/README.md). Rows with NaNs, or with both 0.0 and -0.0, whose quantiles
-depend on where numpy's partition leaves equal values, go through ``np.quantile`` itself.
+quickselect) beyond, or read off a row of equal values, and interpolated with numpy's own index,
+weight and ``_lerp`` arithmetic (figures in benchmarks/README.md). Rows with NaNs, or with both
+0.0 and -0.0, whose quantiles depend on where numpy's partition leaves equal values, go through
+``np.quantile`` itself.
 
 Quantiles are exact, not sketched. Memory stays bounded because rows are read in blocks of at most
 :data:`BLOCK_VALUES` values (256 MiB), from memory or from the trajectory file on disk, plus a
