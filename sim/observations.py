@@ -30,8 +30,9 @@ confidence         ``high``, ``medium`` or ``low`` (each README gives its rule)
 source             the citation, a URL where there is one
 =================  =====================================================================
 
-Other columns of a file (``case_row``, ``as_written``, ``note``) are kept as text. The loader adds
-``year``, the calendar year in which the period ends.
+Other columns of a file (``case_row``, ``reporter``, ``as_written``, ``note``) are kept as text.
+The loader adds ``year``, the calendar year in which the period ends. A source may report a
+quantity for a period once; two sources may both report it (their figures often differ).
 
 A bad file stops loading with an :class:`ObservationError`, one line naming the file, its line and
 the column: the project's rule for user input (``design/style.md``, point 4).
@@ -182,7 +183,9 @@ def _load_observation_file(path: Path, extra: tuple[str, ...] = ()) -> pd.DataFr
             out.at[i, col] = v
         out.at[i, "year"] = last[0]
     df = out.astype({"value": "float64", "value_low": "float64", "value_high": "float64", "year": "int64"})
-    _no_duplicates(path, df, ["indicator", "partner", "start", "end", *extra])
+    # Two sources may report the same quantity (Cambodia's and China's trade figures differ); one
+    # source may not report it twice.
+    _no_duplicates(path, df, ["indicator", "partner", "start", "end", "source", *extra])
     return df
 
 
