@@ -123,6 +123,38 @@ def test_data_folder_can_be_moved_with_the_environment(tmp_path, monkeypatch):
         obs.load_unga()
 
 
+# --- trade as reported --------------------------------------------------------------------------
+
+
+def test_trade_rows_name_their_reporter_and_source():
+    trade = obs.load_observations(DATA / "trade" / "observations.csv")
+    assert trade["source"].str.match(r"https?://").all()
+    assert set(trade["reporter"]) <= {
+        "kh_gdce",
+        "kh_moc",
+        "kh_government",
+        "us_census",
+        "jetro",
+        "cn_mofcom",
+        "unnamed",
+    }
+    # no statistical agency's own publication was read, so nothing is rated high (data/trade/README.md)
+    assert set(trade["confidence"]) <= {"medium", "low"}
+    assert set(trade.loc[trade["reporter"] == "unnamed", "confidence"]) == {"low"}
+
+
+def test_trade_holds_the_reported_figures():
+    trade = obs.load_observations(DATA / "trade" / "observations.csv")
+    full_year = trade[(trade["start"] == trade["end"]) & (trade["indicator"] == "trade_value")]
+    china = full_year[(full_year["partner"] == "china") & (full_year["reporter"] == "kh_gdce")]
+    assert china.set_index("year")["value"].to_dict() == {2023: 12.26, 2024: 15.18}
+    # the two 2022 figures for trade with China, Cambodia's and China's, are both kept
+    assert sorted(full_year.query("partner == 'china' and year == 2022")["value"]) == [11.686, 16.02]
+    # stylized fact 3: the US buys far more of Cambodia's exports than China does (GDCE, 2022)
+    shares = trade.query("indicator == 'export_share' and year == 2022").set_index("partner")["value"]
+    assert shares["us"] > 5 * shares["china"]
+
+
 # --- bad files: one line naming the file, the line and the column ----------------------------------
 
 
