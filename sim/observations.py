@@ -32,7 +32,8 @@ source             the citation, a URL where there is one
 
 Other columns of a file (``case_row``, ``reporter``, ``as_written``, ``note``) are kept as text.
 The loader adds ``year``, the calendar year in which the period ends. A source may report a
-quantity for a period once; two sources may both report it (their figures often differ).
+quantity for a period once in each unit; two sources may both report it (their figures often
+differ).
 
 A bad file stops loading with an :class:`ObservationError`, one line naming the file, its line and
 the column: the project's rule for user input (``design/style.md``, point 4).
@@ -183,9 +184,9 @@ def _load_observation_file(path: Path, extra: tuple[str, ...] = ()) -> pd.DataFr
             out.at[i, col] = v
         out.at[i, "year"] = last[0]
     df = out.astype({"value": "float64", "value_low": "float64", "value_high": "float64", "year": "int64"})
-    # Two sources may report the same quantity (Cambodia's and China's trade figures differ); one
-    # source may not report it twice.
-    _no_duplicates(path, df, ["indicator", "partner", "start", "end", "source", *extra])
+    # Two sources may report the same quantity (Cambodia's and China's trade figures differ), and
+    # one source may give it in two units (yen and dollars); not twice in the same unit.
+    _no_duplicates(path, df, ["indicator", "partner", "start", "end", "unit", "source", *extra])
     return df
 
 
