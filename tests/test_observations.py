@@ -155,6 +155,47 @@ def test_trade_holds_the_reported_figures():
     assert shares["us"] > 5 * shares["china"]
 
 
+# --- aid --------------------------------------------------------------------------------------------
+
+
+def test_aid_rows_follow_the_readme_rules():
+    aid = obs.load_observations(DATA / "aid" / "observations.csv")
+    assert aid["source"].str.match(r"https?://").all()
+    # a figure reposted on a blog is never better than low (data/aid/README.md)
+    assert set(aid.loc[aid["source"].str.contains("blogspot"), "confidence"]) == {"low"}
+    # US fiscal years run October to September, Japanese ones April to March
+    budget = aid[aid["indicator"] == "usaid_budget"]
+    assert budget["start"].str.endswith("-10").all() and budget["end"].str.endswith("-09").all()
+    assert set(aid.loc[aid["indicator"] == "aid_disbursed", "start"]) == {"2006-04"}
+
+
+def test_aid_holds_the_documents_figures():
+    aid = obs.load_observations(DATA / "aid" / "observations.csv")
+    # Japan's statement of June 2007: FY2006 disbursed, the same amount in two units
+    japan = aid[(aid["indicator"] == "aid_disbursed") & (aid["partner"] == "japan")].set_index("unit")[
+        "value"
+    ]
+    assert japan.to_dict() == {"usd_m": 110.43, "jpy_bn": 13.252}
+    # USAID's FY2006 budget justification, thousands of dollars
+    budget = aid[aid["indicator"] == "usaid_budget"].set_index("year")["value"]
+    assert budget.to_dict() == {2004: 49010, 2005: 55014, 2006: 44600}
+    # China's first appearance in the donors' tally, 2007
+    assert (
+        aid.query("indicator == 'aid_pledged' and partner == 'china' and year == 2007")["value"].item()
+        == 91.54
+    )
+
+
+def test_one_source_may_give_a_figure_in_two_units_but_not_twice_in_one(tmp_path):
+    src = DATA / "aid" / "observations.csv"
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    yen = next(i for i, line in enumerate(lines) if ",jpy_bn," in line)
+    path = tmp_path / "aid.csv"
+    path.write_text("".join(lines + [lines[yen]]), encoding="utf-8")
+    with pytest.raises(obs.ObservationError, match=rf":{len(lines) + 1}: repeats an earlier row"):
+        obs.load_observations(path)
+
+
 # --- bad files: one line naming the file, the line and the column ----------------------------------
 
 
