@@ -196,6 +196,23 @@ def test_one_source_may_give_a_figure_in_two_units_but_not_twice_in_one(tmp_path
         obs.load_observations(path)
 
 
+# --- port calls ---------------------------------------------------------------------------------
+
+
+def test_port_calls_count_ships_and_the_official_totals():
+    calls = obs.load_observations(DATA / "port_calls" / "observations.csv")
+    assert set(calls["unit"]) == {"ships", "visits"}
+    assert (calls["value"] >= 1).all() and (calls["value"] == calls["value"].round()).all()
+    single = calls[calls["indicator"] == "navy_ships_called"]
+    # dated US visits: the first two of 2007 and the Savannah, "the first after an eight-year hiatus";
+    # the calls of 2008-2016 are only in the Defence Ministry's total
+    us_years = sorted(single.loc[single["partner"] == "us", "year"])
+    assert us_years == [2007, 2007, 2024]
+    # Cambodian Navy, March 2022: Japan's navy nine times since 2008, 27 ships in all
+    japan = calls[(calls["partner"] == "japan") & calls["indicator"].str.endswith("_total")]
+    assert japan.set_index("unit")["value"].to_dict() == {"visits": 9, "ships": 27}
+
+
 # --- bad files: one line naming the file, the line and the column ----------------------------------
 
 
