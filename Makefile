@@ -5,7 +5,7 @@ PYTHON := $(shell scripts/find-python)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dashboard bench bench-ensembles lint clean-venv
+.PHONY: run test dashboard bench bench-ensembles bench-statistics lint clean-venv
 
 $(STAMP): pyproject.toml scripts/find-python
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found (see scripts/find-python)" >&2; exit 1; }
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-ensembles: $(STAMP)
 	$(VENV)/bin/python benchmarks/ensembles.py
+
+bench-statistics: $(STAMP)
+	$(VENV)/bin/python benchmarks/row_stats.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

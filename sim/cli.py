@@ -298,6 +298,47 @@ def _short(path: Path) -> str:
 
 
 @main.command()
+@click.argument("baseline", metavar="A.toml")
+@click.argument("scenario", metavar="B.toml")
+@click.option("--runs", type=click.IntRange(min=1), help="Paired runs per variant (default: A's).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: A's, else a fresh one).")
+@click.option("--at", "at", metavar="DATE", help="Date to explain, e.g. 2026Q4 (default: the last).")
+@click.option("--output", "outputs", multiple=True, metavar="NAME", help="An output to explain (repeatable).")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="A mechanism to switch off (repeatable)."
+)
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Also write the table as CSV.")
+@friendly
+def explain(
+    baseline: str,
+    scenario: str,
+    runs: int | None,
+    seed: int | None,
+    at: str | None,
+    outputs: tuple[str, ...],
+    channels: tuple[str, ...],
+    csv_path: Path | None,
+) -> None:
+    """Split the difference B - A by mechanism: which channels carry it?
+
+    Each mechanism of [mechanisms] is switched off in both scenarios, one at a time, with common
+    random numbers; the table gives each one's part of the difference (its share in brackets), the
+    interaction and what no mechanism carries. They add up to the total.
+    """
+    from sim.explain import explain as explain_difference
+    from sim.scenario import load_scenario
+
+    if csv_path is not None and csv_path.exists():
+        raise HedgesimError(f"{csv_path}: exists; choose another --csv")
+    a, b = load_scenario(baseline), load_scenario(scenario)
+    result = explain_difference(a, b, runs, seed, at, list(outputs) or None, list(channels) or None)
+    click.echo(result.text())
+    if csv_path is not None:
+        result.table.to_csv(csv_path, index_label="output")
+        click.echo(f"Table in {csv_path}")
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE.toml ...")
 def validate(files: tuple[str, ...]) -> None:
     """Check scenario files without running them; exit code 2 if any is bad."""
@@ -385,7 +426,8 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     rows = [
         ("influence", [(names[p], f"{p}.influence") for p in sc.powers]),
         ("aid, USD m/q", [(names[p], f"{p}.aid") for p in sc.powers]),
-        ("alignment", [(names[p], f"{sc.small}.alignment.{p}") for p in sc.powers]),
+        ("alignment (mean of dimensions)", [(names[p], f"{sc.small}.alignment.{p}") for p in sc.powers]),
+        ("security alignment", [(names[p], f"{sc.small}.alignment.security.{p}") for p in sc.powers]),
     ]
     width = max(len(n) for n in names.values())
     for label, cells in rows:

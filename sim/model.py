@@ -270,9 +270,9 @@ class HedgingModel(mesa.Model):
             "credible_aid": credible,
             "aid_share": contest(credible),
             "presence": presence,
-            "presence_share": contest(presence, 1.0),
+            "presence_share": contest(presence),
             "engagement": s.policy[ENGAGEMENT],
-            "engagement_share": contest(s.policy[ENGAGEMENT], 1.0),
+            "engagement_share": contest(s.policy[ENGAGEMENT]),
             "mean_alignment": mean_alignment,
             "threat": self.small_state.threats(s, presence, closeness[TRUST_CHANNEL]),
         }

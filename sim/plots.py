@@ -1,6 +1,6 @@
 """Figures of an ensemble over time: the median with its 50% and 90% bands, events marked.
 
-Each figure is one group of variables (influence, aid, tension, alignment, hedging). Lines are
+Each figure is one group of variables (see :data:`GROUPS`). Lines are
 medians over runs; the darker band holds the middle 50% of runs, the lighter one the middle 90%.
 Events are dotted lines numbered at the top and listed under the plot; the caption names the
 scenario, the seed and the number of runs, so a figure can always be traced back to its run.
@@ -24,7 +24,29 @@ if TYPE_CHECKING:
 PALETTE = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 #: Colours for dyads of two powers (dyads with the small state take the power's colour).
 DYAD_COLOURS = ["#E69F00", "#56B4E9", "#555555", "#999933", "#882255", "#44AA99"]
-GROUPS = ("influence", "aid", "alignment", "hedging", "tension")
+#: The figures of a run: what the powers did, what followed, and how the small state hedged.
+GROUPS = (
+    "influence",
+    "aid",
+    "presence",
+    "pressure",
+    "engagement",
+    "alignment",
+    "alignment_economic",
+    "alignment_security",
+    "alignment_diplomatic",
+    "hedging",
+    "tension",
+)
+#: Titles and y labels of the groups with one line per power: {group: (title, y label)}.
+_PER_POWER = {
+    "influence": ("Influence of each power over {s}", "influence (0 to 1)"),
+    "aid": ("Aid committed by each power to {s}, as disbursed", "USD million per quarter"),
+    "presence": ("Security presence of each power in {s}: its choice and the events", "presence (0 to 1)"),
+    "pressure": ("Governance pressure each power puts on {s}", "pressure (0 to 1)"),
+    "engagement": ("Diplomatic engagement of each power with {s}", "engagement (0 to 1)"),
+    "alignment": ("{s}'s alignment toward each power, mean of three dimensions", "share (sums to 1)"),
+}
 
 
 def quarter_x(dates: list[str]) -> np.ndarray:
@@ -39,22 +61,23 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
     name = {k: a.name for k, a in sc.actors.items()}
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
     sname = name[small]
-    if group == "influence":
-        lines = [(f"{p}.influence", name[p], colour[p]) for p in powers]
-        return lines, f"Influence of each power over {sname}", "influence (0 to 1)"
-    if group == "aid":
-        lines = [(f"{p}.aid", name[p], colour[p]) for p in powers]
-        return lines, f"Aid and investment flows to {sname}", "USD million per quarter"
-    if group == "alignment":
-        lines = [(f"{small}.alignment.{p}", name[p], colour[p]) for p in powers]
-        return lines, f"{sname}'s alignment toward each power", "share of alignment (sums to 1)"
+    if group in _PER_POWER:
+        title, ylabel = _PER_POWER[group]
+        pattern = f"{small}.alignment.{{p}}" if group == "alignment" else f"{{p}}.{group}"
+        return [(pattern.format(p=p), name[p], colour[p]) for p in powers], title.format(s=sname), ylabel
+    if group.startswith("alignment_"):
+        dim = group.removeprefix("alignment_")
+        lines = [(f"{small}.alignment.{dim}.{p}", name[p], colour[p]) for p in powers]
+        return lines, f"{sname}'s {dim} alignment toward each power", "share (sums to 1)"
     if group == "hedging":
         lines = [
-            (f"{small}.hedging_index", "hedging index", "#333333"),
-            (f"{small}.autonomy", "autonomy\n(1 - max dependence)", "#999999"),
+            (f"{small}.hedging_index", "hedging index\n(mean of the three parts)", "#333333"),
+            (f"{small}.hedging.divergence", "divergence\n(economic vs security)", "#D55E00"),
+            (f"{small}.hedging.ambiguity", "ambiguity\n(of security alignment)", "#0072B2"),
+            (f"{small}.hedging.fallback", "fallback\n(ties with every side)", "#009E73"),
+            (f"{small}.diversification", "diversification\n(evenness of alignment)", "#999999"),
         ]
-        ylabel = "index (0 to 1)"
-        return lines, f"{sname}: hedging index and autonomy", ylabel
+        return lines, f"{sname}: hedging and its parts", "index (0 to 1)"
     if group == "tension":
         dyads = sorted(v for v in ens.variables if v.startswith("tension."))
         spare = iter(DYAD_COLOURS * 4)

@@ -164,13 +164,16 @@ class Parameters(BaseModel):
     model_config = _STRICT
     # The powers' decisions (process 1)
     standing_value: Uncertain(0, 100) = Field(
-        12.0, description="Worth to a power of full standing with the small state, in budget-quarters."
+        9.5, description="Worth to a power of full standing with the small state, in budget-quarters."
+    )
+    rivalry: Uncertain(0, 10) = Field(
+        1.0, description="Rise in the worth of standing per unit of a rival's lead in influence."
     )
     policy_rate: Uncertain(0, 1) = Field(
         0.5, description="Share of the marginal value of an instrument that a power moves it by per quarter."
     )
-    presence_cost: Uncertain(0, 100) = Field(10.0, description="Cost of security presence (budget-quarters).")
-    engagement_cost: Uncertain(0, 100) = Field(0.9, description="Cost of diplomatic engagement.")
+    presence_cost: Uncertain(0, 100) = Field(30.0, description="Cost of security presence (budget-quarters).")
+    engagement_cost: Uncertain(0, 100) = Field(1.15, description="Cost of diplomatic engagement.")
     pressure_cost: Uncertain(0, 100) = Field(1.1, description="Cost of governance pressure.")
     pressure_backlash: Uncertain(0, 10) = Field(
         1.0, description="Cost of pressure per unit of interest and of a rival's alignment share."

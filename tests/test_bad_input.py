@@ -75,10 +75,10 @@ CASES = {
     ),
     "shares do not sum to 1": (
         edit(
-            "alignment = { china = 0.57, japan = 0.29, us = 0.14 }",
-            "alignment = { china = 0.57, japan = 0.29, us = 0.24 }",
+            "alignment.security = { china = 0.55, japan = 0.25, us = 0.20 }",
+            "alignment.security = { china = 0.55, japan = 0.25, us = 0.30 }",
         ),
-        ["actors.cambodia.alignment", "sum to 1"],
+        ["actors.cambodia.alignment.security", "sum to 1"],
     ),
     "unknown event kind": (edit('kind = "port_call"', 'kind = "port_cal"'), ["events[2].kind", "port_cal"]),
     "bad tier": (edit("tier = 1\n", "tier = 4\n"), ["events[4].tier", "found 4"]),

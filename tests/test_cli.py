@@ -28,11 +28,10 @@ def test_run_writes_the_results_folder(tmp_path):
     res = invoke("run", CSP, "--runs", "40", "--out", str(out))
     assert res.exit_code == 0, res.output
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    figures = {
-        f"figures/{g}.{e}"
-        for g in ("influence", "aid", "alignment", "hedging", "tension")
-        for e in ("png", "svg")
-    }
+    from sim.plots import GROUPS
+
+    figures = {f"figures/{g}.{e}" for g in GROUPS for e in ("png", "svg")}
+    assert {"influence", "aid", "engagement", "alignment_security", "hedging", "tension"} <= set(GROUPS)
     assert names == {"manifest.json", "scenario.json", "summary.csv", "trajectories.npy"} | figures
     # the digest: end values with their spread, and where the files went
     assert "At 2026Q4: median [90% of runs]" in res.output and "hedging index" in res.output
