@@ -91,7 +91,7 @@ def _panels_shown(rc) -> set[str]:
 
 def test_page_shows_knobs_events_panels_and_the_actors(dash):
     knobs = [w for w in _walk(dash) if "data-knob" in (getattr(w, "attributes", None) or {})]
-    assert len(knobs) == 2 + 3 * 3 + 6 + 3  # how the powers decide, each power, priorities, partnership
+    assert len(knobs) == 3 + 3 * 3 + 6 + 3  # how the powers decide, each power, priorities, partnership
     switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
     assert len(switches) == 18 and all(w.v_model for w in switches)
     assert _panels_shown(dash) == set(SMALL_VIEW)  # the small state's view first

@@ -26,7 +26,7 @@ def test_knobs_cover_the_powers_decisions_each_power_and_the_small_states_priori
         "What a top-tier partnership changes",
     ]
     keys = set(all_knobs(csp2023))
-    assert {"scenario.decisions", "parameters.standing_value"} <= keys
+    assert {"scenario.decisions", "parameters.standing_value", "parameters.rivalry"} <= keys
     for p in ("china", "japan", "us"):
         assert {f"actors.{p}.budget", f"actors.{p}.interest", f"actors.{p}.conditionality"} <= keys
     for w in ("aid", "overdependence", "protection", "threat", "regime", "entrapment"):

@@ -145,12 +145,12 @@ def KnobSlider(knob: Knob, value: float, changed: bool, on_commit: Callable[[str
     """A slider that reruns the ensemble when it is let go (not on every pixel of a drag)."""
     local, set_local = solara.use_state(value)
     solara.use_effect(lambda: set_local(value), [value])
-    fmt = "{:.0f}" if knob.step >= 1 else "{:.2f}"
+    fmt = "{:.0f}" if knob.step >= 1 else "{:.1f}" if knob.step >= 0.5 else "{:.2f}"
     with solara.Column(gap="0px", style="margin-bottom: 10px"):
         with solara.Row(justify="space-between", style="align-items: baseline"):
             solara.Text(knob.label, classes=["hedgesim-knob-label"])
             solara.Text(
-                f"{fmt.format(local)}{' ' + knob.unit if knob.step >= 1 else ''}",
+                f"{fmt.format(local)}{' ' + knob.unit if knob.unit and knob.step >= 0.5 else ''}",
                 classes=["hedgesim-knob-value", *(["changed"] if changed else [])],
             )
         slider = rv.Slider(

@@ -96,6 +96,8 @@ def knobs(scenario: Scenario) -> list[tuple[str, list[Knob]]]:
     groups: list[tuple[str, list[Knob]]] = []
     standing = scenario.parameters.standing_value
     standing = standing.mean if isinstance(standing, Dist) else float(standing)
+    rivalry = scenario.parameters.rivalry
+    rivalry = rivalry.mean if isinstance(rivalry, Dist) else float(rivalry)
     groups.append(
         (
             "How the powers decide",
@@ -115,7 +117,16 @@ def knobs(scenario: Scenario) -> list[tuple[str, list[Knob]]]:
                     "What full standing with the small state is worth to a power (0: it spends nothing).",
                     0.0,
                     _top(standing, 40.0),
-                    1.0,
+                    0.5,
+                ),
+                Knob(
+                    "parameters.rivalry",
+                    "Rivalry",
+                    "",
+                    "How much more standing is worth to a power whose rival is ahead (0: none).",
+                    0.0,
+                    _top(rivalry, 5.0),
+                    0.1,
                 ),
             ],
         )
