@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sim.comparison import Comparison, compare
     from sim.ensemble import Ensemble, run
-    from sim.explanation import Explanation, explain
     from sim.errors import HedgesimError, ScenarioError
+    from sim.explanation import Explanation, explain
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
     from sim.scenario import Scenario, bundled_scenarios, load_scenario
