@@ -43,7 +43,7 @@ def powers(m: HedgingModel) -> None:
     for i, agent in enumerate(m.powers):
         lead = max(0.0, float(m.rival_max(s.influence, i)[0] - s.influence[i, 0]))
         worth = float(m.interest[i, 0]) * (1 + p.rivalry * lead)
-        flows = v["credible_aid"][:, 0]
+        flows = v["credible_commitment"][:, 0]
         total, rivals = flows.sum(), flows.sum() - flows[i]
         gain = worth * w["aid"] * float(m.budget[i, 0]) * v["credibility"][i, 0] * rivals / total**2
         value = s.policy[AID, i, 0] / gain

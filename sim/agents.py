@@ -10,7 +10,7 @@ adjustment toward what raises its objective (:meth:`GreatPower.decide`); the sma
 alignment in three dimensions by a logit rule (:meth:`SmallState.decide`). The loop goes both ways:
 the powers read the small state's alignment and each other's policies, and the small state reads
 theirs. No partnership tier or event enters influence or alignment directly; a tier acts only
-through the three channels of :meth:`HedgingModel.closeness` (docs/ODD.md, 7.2).
+through the three channels of ``closeness`` in :meth:`HedgingModel.observe` (docs/ODD.md, 7.2).
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ class GreatPower(mesa.Agent):
         on adaptive adjustment; Fudenberg & Levine 1998, ch. 1). The marginal gains (costs after
         the minus sign):
 
-        * aid: V w_aid budget_i c_i R_i / T^2 - u_i, where the credible aid flows c_j a_j compete in
-          a contest (T their sum, R_i the rivals' part): a power whose rivals give nothing gains
+        * aid: V w_aid budget_i s_i c_i R_i / T^2 - u_i, where the credible commitments c_j a_j
+          compete in a contest (T their sum, R_i the rivals' part; s_i the scale of aid events in
+          force; commitments before execution noise): a power whose rivals give nothing gains
           nothing by giving more; a leader gains more from its aid when a challenger gives more
           (the favourite's response in a contest: Dixit 1987), and a challenger values standing
           more as the leader pulls ahead (competitive aid giving: Luo & Kheang Un 2021);
@@ -113,10 +114,11 @@ class GreatPower(mesa.Agent):
         value = p.standing_value * m.interest[i] * (1.0 + p.rivalry * lead)
         w = m.weights
         if AID in self.decides:
-            flows = view["credible_aid"]
+            # commitments, not noisy disbursements: a power does not chase its own execution noise
+            flows = view["credible_commitment"]
             total = flows.sum(axis=0)
             rivals = total - flows[i]
-            gain = value * w["aid"] * m.budget[i] * view["credibility"][i] * rivals
+            gain = value * w["aid"] * m.budget[i] * m.holds.aid_scale[i] * view["credibility"][i] * rivals
             gain /= np.maximum(total * total, 1e-12)
             _adjust(out[AID], gain, 1.0, p.policy_rate)
         for k, name, cost in (
@@ -158,9 +160,11 @@ class GreatPower(mesa.Agent):
         nxt.tier_age[i] = cur.tier_age[i] + 1
         if not (m.deciding and m.strategic and ENGAGEMENT in self.decides):
             return
+        in_force = m.view["tier"][i]  # a partnership event in force overrides the offers' tier
+        nxt.tier[i] = in_force
         ok = (
             (nxt.policy[ENGAGEMENT, i] >= m.p.upgrade_engagement)
-            & (cur.tier[i] > 1)
+            & (in_force > 1)
             & (cur.tier_age[i] >= UPGRADE_INTERVAL)
             & (mean_alignment[i] * len(m.powers) >= 1.0)
         )

@@ -325,7 +325,7 @@ def explain(
     random numbers; the table gives each one's part of the difference (its share in brackets), the
     interaction and what no mechanism carries. They add up to the total.
     """
-    from sim.explain import explain as explain_difference
+    from sim.explanation import explain as explain_difference
     from sim.scenario import load_scenario
 
     if csv_path is not None and csv_path.exists():

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from sim.scenario import Scenario
 
-#: The channels of a partnership tier, in the order of ``HedgingModel.closeness`` rows.
+#: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
 CHANNELS = {
     "aid_credibility": CREDIBILITY_CHANNEL,
     "security_cooperation": SECURITY_CHANNEL,
@@ -261,6 +261,7 @@ class HedgingModel(mesa.Model):
                 closeness[row] = close
         credibility = 1.0 - self.p.tier_credibility * (1.0 - closeness[CREDIBILITY_CHANNEL])
         credible = credibility * s.aid
+        committed = s.policy[AID] * self.budget * self.holds.aid_scale + self.holds.aid_add
         presence = np.clip(s.policy[PRESENCE] * self.presence_scale + self.presence_add, 0.0, 1.0)
         mean_alignment = s.alignment.mean(axis=0)
         return {
@@ -268,6 +269,7 @@ class HedgingModel(mesa.Model):
             "closeness": closeness,
             "credibility": credibility,
             "credible_aid": credible,
+            "credible_commitment": credibility * np.maximum(committed, 0.0),
             "aid_share": contest(credible),
             "presence": presence,
             "presence_share": contest(presence),

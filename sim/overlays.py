@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.plots import GROUPS, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
+from sim.plots import SERIES, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -120,7 +120,7 @@ def grid(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure,
     return fig, axes
 
 
-def save_overlays(comp: Comparison, folder: str | Path, groups: tuple[str, ...] = GROUPS) -> list[Path]:
+def save_overlays(comp: Comparison, folder: str | Path, groups: tuple[str, ...] = SERIES) -> list[Path]:
     """Save an overlay figure per group as PNG and SVG into ``folder``; return the paths written."""
     import matplotlib
 

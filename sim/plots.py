@@ -1,6 +1,6 @@
 """Figures of an ensemble over time: the median with its 50% and 90% bands, events marked.
 
-Each figure is one group of variables (see :data:`GROUPS`). Lines are
+Each figure is one group of variables, or several side by side (see :data:`GROUPS`). Lines are
 medians over runs; the darker band holds the middle 50% of runs, the lighter one the middle 90%.
 Events are dotted lines numbered at the top and listed under the plot; the caption names the
 scenario, the seed and the number of runs, so a figure can always be traced back to its run.
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 PALETTE = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 #: Colours for dyads of two powers (dyads with the small state take the power's colour).
 DYAD_COLOURS = ["#E69F00", "#56B4E9", "#555555", "#999933", "#882255", "#44AA99"]
-#: The figures of a run: what the powers did, what followed, and how the small state hedged.
-GROUPS = (
+#: Groups of variables with one line each: what the powers did, what followed, how the small state
+#: hedged (the figures of a comparison, one per group).
+SERIES = (
     "influence",
     "aid",
     "presence",
@@ -38,6 +39,12 @@ GROUPS = (
     "hedging",
     "tension",
 )
+#: The figures of a run; a figure of several groups draws them as panels side by side.
+PANELS = {
+    "policy": ("presence", "pressure", "engagement"),
+    "dimensions": ("alignment_economic", "alignment_security", "alignment_diplomatic"),
+}
+GROUPS = ("influence", "aid", "policy", "alignment", "dimensions", "hedging", "tension")
 #: Titles and y labels of the groups with one line per power: {group: (title, y label)}.
 _PER_POWER = {
     "influence": ("Influence of each power over {s}", "influence (0 to 1)"),
@@ -88,7 +95,7 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
             c = colour[b if a == small else a] if small in (a, b) else next(spare)
             lines.append((v, f"{name[a]} - {name[b]}", c))
         return lines, "Tension between actors", "tension (0 to 1)"
-    raise ValueError(f"unknown figure group {group!r}; expected one of {GROUPS}")
+    raise ValueError(f"unknown group {group!r}; expected one of {SERIES}")
 
 
 def draw_bands(
@@ -164,9 +171,28 @@ def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
 
 def figure(ens: Ensemble, group: str) -> Figure:
     """One figure of a variable group for one ensemble."""
-    lines, title, ylabel = series(ens, group)
     small = ens.scenario.small
-    if group == "tension" and any(small in v for v, _, _ in lines):
+    sname = ens.scenario.actors[small].name
+    if group in PANELS:
+        parts = [series(ens, g) for g in PANELS[group]]
+        lines, ylabel = [], "level (0 to 1)" if group == "policy" else "share (sums to 1)"
+        title = (
+            "What each power chose: presence, governance pressure, engagement"
+            if group == "policy"
+            else f"{sname}'s alignment in each dimension"
+        )
+        short = {
+            "presence": "security presence",
+            "pressure": "governance pressure",
+            "engagement": "engagement",
+        }
+        names = [short.get(g, g.removeprefix("alignment_")) for g in PANELS[group]]
+        panels = [(p[0], name) for p, name in zip(parts, names, strict=True)]
+    else:
+        lines, title, ylabel = series(ens, group)
+    if group in PANELS:
+        pass  # the panels are set above
+    elif group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
             ([ln for ln in lines if small in ln[0]], f"with {ens.scenario.actors[small].name}"),
@@ -185,6 +211,11 @@ def figure(ens: Ensemble, group: str) -> Figure:
             draw_quantiles(ax, x, ens.quantiles(var), colour, label)  # from the exact statistics
         style_axes(ax, x, ylabel, group != "aid")
         mark_events(ax, ens, numbers)
+        if group in PANELS:
+            ax.text(0.02, 0.97, sub, transform=ax.transAxes, va="top", fontsize=9, fontweight="bold")
+            if ax is not axes[-1]:
+                continue
+            sub = None
         ax.legend(
             loc="upper left",
             bbox_to_anchor=(1.0, 1.0),
@@ -207,13 +238,14 @@ def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figur
 
     cols = 2 if len(key) > 6 else 1
     rows = -(-len(key) // cols)
-    width, top, plot, below = 9.0 if panels == 1 else 11.0, 1.15, 3.4, 0.55
+    width, top, plot, below = {1: 9.0, 2: 11.0}.get(panels, 13.0), 1.15, 3.4, 0.55
     key_h = 0.16 * rows + (0.15 if rows else 0)
     height = top + plot + below + key_h
     fig = Figure(figsize=(width, height), dpi=100)
     fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=12, fontweight="bold")
     fig.text(0.5, 1 - 0.42 / height, caption, ha="center", va="top", fontsize=8, color="#444444")
-    left, right, gap = 0.75, 1.9, 2.0  # room on the right of each panel for its legend
+    left, right = 0.75, 1.9  # room on the right of the last panel for its legend
+    gap = 2.0 if panels < 3 else 0.8  # three panels share one legend
     w = (width - left - right - gap * (panels - 1)) / panels
     axes = [
         fig.add_axes(((left + k * (w + gap)) / width, (below + key_h) / height, w / width, plot / height))

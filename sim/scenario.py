@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, model_validator
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
@@ -278,10 +278,10 @@ class Mechanisms(BaseModel):
     """``[mechanisms]``: switches for the model's channels, all on by default (``hedgesim explain``)."""
 
     model_config = _STRICT
-    aid_credibility: bool = Field(True, description=MECHANISMS["aid_credibility"])
-    security_cooperation: bool = Field(True, description=MECHANISMS["security_cooperation"])
-    trust: bool = Field(True, description=MECHANISMS["trust"])
-    decisions: bool = Field(True, description=MECHANISMS["decisions"])
+    aid_credibility: StrictBool = Field(True, description=MECHANISMS["aid_credibility"])
+    security_cooperation: StrictBool = Field(True, description=MECHANISMS["security_cooperation"])
+    trust: StrictBool = Field(True, description=MECHANISMS["trust"])
+    decisions: StrictBool = Field(True, description=MECHANISMS["decisions"])
 
 
 def _highest(v: float | Dist) -> float:
@@ -714,6 +714,8 @@ def _describe(e: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str]:
         return key, f"expected {e['ctx']['expected']}, found {found(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return key, f"expected a whole number, found {found(value)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return key, f"expected true or false, found {found(value)}"
     if kind in ("string_type",):
         return key, f"expected text, found {found(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
@@ -746,6 +748,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         return Meta
     if head == "parameters":
         return Parameters
+    if head == "mechanisms":
+        return Mechanisms
     if head == "actors" and len(loc) >= 3:
         return GreatPower if loc[2] == "great_power" else SmallState if loc[2] == "small_state" else None
     if head == "events" and len(loc) >= 3:

@@ -31,7 +31,7 @@ def test_run_writes_the_results_folder(tmp_path):
     from sim.plots import GROUPS
 
     figures = {f"figures/{g}.{e}" for g in GROUPS for e in ("png", "svg")}
-    assert {"influence", "aid", "engagement", "alignment_security", "hedging", "tension"} <= set(GROUPS)
+    assert {"influence", "aid", "policy", "dimensions", "hedging", "tension"} <= set(GROUPS)
     assert names == {"manifest.json", "scenario.json", "summary.csv", "trajectories.npy"} | figures
     # the digest: end values with their spread, and where the files went
     assert "At 2026Q4: median [90% of runs]" in res.output and "hedging index" in res.output

@@ -58,9 +58,9 @@ def test_compare_writes_tables_and_figures(cli, tmp_path):
     for name in ("manifest.json", "differences.csv", "differences.md", "summary.csv"):
         assert (out / name).is_file()
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    from sim.plots import GROUPS
+    from sim.plots import SERIES
 
-    assert pngs == sorted(f"{g}.png" for g in GROUPS)
+    assert pngs == sorted(f"{g}.png" for g in SERIES)
     assert json.loads((out / "manifest.json").read_text())["command"].startswith("hedgesim compare")
 
 

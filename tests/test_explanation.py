@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import sim
 from sim.cli import main
-from sim.explain import explain
+from sim.explanation import explain
 from sim.scenario import MECHANISMS
 
 from .conftest import SCENARIOS
