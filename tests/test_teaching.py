@@ -5,7 +5,7 @@ A check is a Python expression over the helpers below, e.g.
 ``d("no_csp", "csp2023", "japan.influence")["mean"]``: a row of the difference table of
 ``hedgesim compare scenarios/no_csp.toml scenarios/csp2023.toml``; or
 ``explained("no_csp", "csp2023", "japan.influence", "trust")``: a cell of the table of
-``sim.explain.explain`` for the same pair.
+``sim.explain`` for the same pair.
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ def d(a, b, variable, at=None, runs=None, seed=None, decisions=None, **overrides
 
 @cache
 def _explain(a: str, b: str):
-    from sim.explain import explain
-
-    return explain(scenario(a), scenario(b)).table
+    return sim.explain(scenario(a), scenario(b)).table
 
 
 def explained(a, b, variable, part) -> float:
