@@ -121,14 +121,14 @@ class GreatPower(mesa.Agent):
             gain = value * w["aid"] * m.budget[i] * m.holds.aid_scale[i] * view["credibility"][i] * rivals
             gain /= np.maximum(total * total, 1e-12)
             _adjust(out[AID], gain, 1.0, p.policy_rate)
-        for k, name, cost in (
-            (PRESENCE, "presence", p.presence_cost),
-            (ENGAGEMENT, "engagement", p.engagement_cost),
+        for k, name, cost, scale in (
+            (PRESENCE, "presence", p.presence_cost, m.presence_scale[i]),  # held presence shocks scale it
+            (ENGAGEMENT, "engagement", p.engagement_cost, 1.0),
         ):
             if k in self.decides:
                 levels = view[name]
                 total = levels.sum(axis=0)
-                gain = value * w[name] * (total - levels[i]) / np.maximum(total * total, 1e-12)
+                gain = value * w[name] * scale * (total - levels[i]) / np.maximum(total * total, 1e-12)
                 _adjust(out[k], gain, cost, p.policy_rate)
         if PRESSURE in self.decides:
             alt = m.rival_max(view["mean_alignment"], i)
@@ -161,14 +161,13 @@ class GreatPower(mesa.Agent):
         if not (m.deciding and m.strategic and ENGAGEMENT in self.decides):
             return
         in_force = m.view["tier"][i]  # a partnership event in force overrides the offers' tier
-        nxt.tier[i] = in_force
         ok = (
             (nxt.policy[ENGAGEMENT, i] >= m.p.upgrade_engagement)
             & (in_force > 1)
             & (cur.tier_age[i] >= UPGRADE_INTERVAL)
             & (mean_alignment[i] * len(m.powers) >= 1.0)
         )
-        nxt.tier[i] -= ok
+        nxt.tier[i] = np.where(ok, in_force - 1, cur.tier[i])  # an event's tier leaves no residue
         nxt.tier_age[i][ok] = 0
 
     def update_influence(self, cur: State, nxt: State, view: dict[str, np.ndarray]) -> None:

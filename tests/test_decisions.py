@@ -140,3 +140,18 @@ def test_strategic_upgrade_needs_an_offer_and_an_acceptance(toy):
     assert np.all(shunned.values("red.tier")[:, :8] == 3)  # refused while it leans away
     unwilling = run(toy().with_overrides({**eager, "upgrade_engagement": 1.0}))
     assert np.all(unwilling.values("red.tier") == 3)  # never offered
+
+
+def test_a_partnership_event_that_ends_leaves_no_tier_behind_under_strategic_decisions(toy):
+    """Offers start from the tier in force, but only an accepted offer writes the state's tier: an
+    eight-quarter upgrade by event falls back when it ends, in every mode."""
+    ev = {"date": "2001Q1", "title": "up", "kind": "partnership", "power": "red", "tier": 1, "duration": 8}
+    for mode in ("both", "strategic"):
+        sc = (
+            toy()
+            .with_overrides({**QUIET, "scenario.decisions": mode, "scenario.decide_from": "2002Q1"})
+            .with_events(ev)
+        )
+        tier = run(sc).values("red.tier")
+        t = sc.event_step(sc.events[0])
+        assert np.all(tier[:, t : t + 8] == 1) and np.all(tier[:, t + 8 :] == 2), mode
