@@ -79,9 +79,10 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
     if group == "hedging":
         lines = [
             (f"{small}.hedging_index", "hedging index\n(mean of the three parts)", "#333333"),
-            (f"{small}.hedging.divergence", "divergence\n(economic vs security)", "#D55E00"),
-            (f"{small}.hedging.ambiguity", "ambiguity\n(of security alignment)", "#0072B2"),
-            (f"{small}.hedging.fallback", "fallback\n(ties with every side)", "#009E73"),
+            # colours of their own, not the powers' (the parts belong to the small state)
+            (f"{small}.hedging.divergence", "divergence\n(economic vs security)", "#882255"),
+            (f"{small}.hedging.ambiguity", "ambiguity\n(of security alignment)", "#44AA99"),
+            (f"{small}.hedging.fallback", "fallback\n(ties with every side)", "#999933"),
             (f"{small}.diversification", "diversification\n(evenness of alignment)", "#999999"),
         ]
         return lines, f"{sname}: hedging and its parts", "index (0 to 1)"
