@@ -104,7 +104,7 @@ def check_resources(scs: list[Any], runs: int | None, out: Path | None, quiet: b
 
     total = Estimate()
     for sc in scs:
-        total.add(estimate(sc, runs or scs[0].scenario.runs, **options), at_once=True)
+        total.add(estimate(sc, runs or scs[0].scenario.runs, **options))
     what = scs[0].name if len(scs) == 1 else "-vs-".join(s.name for s in scs)
     check(total, what, out if out is not None else Path("results"), temporary=len(scs) > 1)
     if total.seconds > 60 and not quiet:

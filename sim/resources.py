@@ -65,17 +65,14 @@ class Estimate:
     memory_parts: list[tuple[str, int, str]] = field(default_factory=list)
     disk_parts: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def add(self, other: Estimate, at_once: bool) -> None:
-        """Another ensemble's needs: disk adds up; memory too when both are held ``at_once``."""
+    def add(self, other: Estimate) -> None:
+        """Another ensemble's needs, held at the same time (a comparison keeps every ensemble)."""
+        self.memory += other.memory
         self.disk += other.disk
-        self.disk_parts += other.disk_parts
         self.seconds += other.seconds
         self.processes = max(self.processes, other.processes)
-        if at_once:
-            self.memory += other.memory
-            self.memory_parts += other.memory_parts
-        elif other.memory > self.memory:
-            self.memory, self.memory_parts = other.memory, other.memory_parts
+        self.memory_parts += other.memory_parts
+        self.disk_parts += other.disk_parts
 
 
 def estimate(
