@@ -106,7 +106,7 @@ def check_resources(scs: list[Any], runs: int | None, out: Path | None, quiet: b
     for sc in scs:
         total.add(estimate(sc, runs or scs[0].scenario.runs, **options))
     what = scs[0].name if len(scs) == 1 else "-vs-".join(s.name for s in scs)
-    check(total, what, out if out is not None else Path("results"), temporary=len(scs) > 1)
+    check(total, what, out if out is not None else Path("results"))
     if total.seconds > 60 and not quiet:
         click.echo(
             f"hedgesim: this will take about {time_text(total.seconds)} on {total.processes} "
@@ -300,8 +300,11 @@ def compare(
     name = "-vs-".join(s.name for s in scs)
     folder = out if out is not None else default_folder(name, folder_label(scs[0].overrides))
     with staging(folder, force, reserved=out is None) as tmp:
+        # large ensembles keep their runs in the staging folder, so a killed comparison leaves
+        # nothing that the next run does not clean
+        progress = False if quiet else None
         comp = compare_scenarios(
-            scs, runs=runs, seed=seed, at=list(at), progress=False if quiet else None, **options
+            scs, runs=runs, seed=seed, at=list(at), progress=progress, stores=tmp, **options
         )
         # the command that repeats this comparison exactly: the runs and the seed actually used
         words = [
@@ -317,8 +320,11 @@ def compare(
         words += [w for d in comp.at for w in ("--at", d)] + [w for x in sets for w in ("--set", x)]
         command = "hedgesim " + " ".join(shlex.quote(w) for w in words)
         write_comparison_into(comp, tmp, figures=not no_figures, command=command)
+        text = "" if quiet else comp.text()
+        for k in range(len(scs)):
+            (tmp / f"trajectories-{k}.npy").unlink(missing_ok=True)  # read; not part of the results
     if not quiet:
-        click.echo(comp.text())
+        click.echo(text)
         extra = "" if no_figures else ", figures/"
         click.echo(f"Results in {folder}/ (differences.csv, differences.md, summary.csv{extra})")
 

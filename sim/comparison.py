@@ -333,6 +333,8 @@ def compare(
     seed: int | None = None,
     at: list[str] | None = None,
     progress: bool | None = None,
+    *,
+    stores: str | Path | None = None,
     **run_options: Any,
 ) -> Comparison:
     """Run several scenarios with common random numbers and pair their runs.
@@ -345,6 +347,8 @@ def compare(
             A seed in another scenario's file is not used: pairing needs one seed for all.
         at: dates of the difference table (default: the last date).
         progress: show progress on stderr (default: when stderr is a terminal and a run is long).
+        stores: a folder for the trajectory files of ensembles too large for memory
+            (``trajectories-<k>.npy``, kept; default: temporary files, deleted with the comparison).
         **run_options: passed to :func:`sim.run` for every scenario: ``workers``, ``dask``,
             ``chunk_size`` (they change no number).
 
@@ -371,10 +375,17 @@ def compare(
         seed, origin = (
             (first.scenario.seed, "scenario") if first.scenario.seed is not None else (new_seed(), "drawn")
         )
-    ensembles = [run(sc, runs=n, seed=seed, progress=progress, **run_options) for sc in scs]
+    ensembles = [
+        run(sc, runs=n, seed=seed, progress=progress, store=_store(stores, k), **run_options)
+        for k, sc in enumerate(scs)
+    ]
     for ens in ensembles:
         ens.seed_origin = origin
     return Comparison(ensembles, dates)
+
+
+def _store(folder: str | Path | None, k: int) -> Path | None:
+    return None if folder is None else Path(folder) / f"trajectories-{k}.npy"
 
 
 def write_comparison(

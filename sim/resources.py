@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,19 +129,16 @@ def estimate(
     return est
 
 
-def check(est: Estimate, what: str, folder: Path, temporary: bool = False) -> None:
-    """Refuse, in one line, a run whose estimate exceeds the available memory or free disk.
-
-    ``folder`` is where the results go; with ``temporary``, large ensembles are kept in the
-    temporary folder instead (a comparison), whose free space is checked.
-    """
+def check(est: Estimate, what: str, folder: Path) -> None:
+    """Refuse, in one line, a run whose estimate exceeds the available memory or free disk where
+    ``folder`` (the results, and the trajectories of large ensembles while they run) will be."""
     memory = available_memory()
     if memory is not None and est.memory > memory:
         raise HedgesimError(
             f"{what}: needs about {size_text(est.memory)} of memory, {size_text(memory)} available; "
             f"{_advice(est.memory_parts)}"
         )
-    where = Path(tempfile.gettempdir()) if temporary else folder
+    where = folder
     disk = free_disk(where)
     if disk is not None and est.disk > disk:
         raise HedgesimError(

@@ -176,3 +176,29 @@ def test_sigterm_exits_143_leaving_no_folder_no_traceback_no_process(tmp_path, w
     assert "terminated" in err and "Traceback" not in err and "leaked" not in err, err
     assert list(tmp_path.iterdir()) == []
     assert left == []
+
+
+def test_a_large_comparison_keeps_its_runs_in_its_staging_folder(tmp_path, monkeypatch):
+    """Not in temporary files that a killed comparison would leave behind for good."""
+    import tempfile
+
+    import sim.store
+
+    monkeypatch.setattr(sim.ensemble, "IN_MEMORY_LIMIT", 0)
+    monkeypatch.setattr(sim.store, "IN_MEMORY_LIMIT", 0)
+    made = []
+    real = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    out = tmp_path / "c"
+    res = CliRunner().invoke(
+        main, ["compare", str(SCENARIOS / "no_csp.toml"), CSP, "--out", str(out), *QUICK]
+    )
+    assert res.exit_code == 0, res.output
+    assert made == []
+    assert sorted(p.name for p in out.iterdir()) == [
+        "differences.csv",
+        "differences.md",
+        "manifest.json",
+        "summary.csv",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
