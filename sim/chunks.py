@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.signals import sigterm_deferred
 from sim.store import TrajectoryFile
 
 if TYPE_CHECKING:
@@ -157,7 +158,8 @@ class LocalPool:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
+            with sigterm_deferred():  # a SIGTERM waits until the workers have their start-up data
+                self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)

@@ -7,9 +7,7 @@ Any problem with the user's input ends the program with one line on stderr and e
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -19,15 +17,7 @@ import click
 
 from sim.errors import HedgesimError
 from sim.limits import MAX_RUNS
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so that it unwinds as after Ctrl-C: workers stopped,
-    staging folders removed."""
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated
+from sim.signals import Terminated, sigterm_raises
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,10 +26,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _terminate) if main else None
         try:
-            return fn(*args, **kwargs)
+            with sigterm_raises():
+                return fn(*args, **kwargs)
         except HedgesimError as err:
             click.echo(f"hedgesim: {err}", err=True)
             sys.exit(2)
@@ -49,9 +38,6 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("\nhedgesim: interrupted; nothing was written", err=True)
             sys.exit(130)
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 

@@ -143,8 +143,12 @@ def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: in
         files.append("trajectories.csv")
     if figures:
         from sim.plots import save_figures
+        from sim.signals import sigterm_deferred
 
-        files += [str(p.relative_to(folder)) for p in save_figures(ens, folder / "figures", workers=workers)]
+        with sigterm_deferred():  # the figures take a second or two, in processes started for them
+            files += [
+                str(p.relative_to(folder)) for p in save_figures(ens, folder / "figures", workers=workers)
+            ]
     if in_place and not (traj and fmt == "npy"):
         target.unlink()  # kept only to compute the statistics
     return files
