@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.plots import SERIES, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
+from sim.plots import SERIES, draw_bands, draw_key, mark_events, quarter_x, series, set_caption, style_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -65,7 +65,8 @@ def overlay_figure(comp: Comparison, group: str) -> Figure:
         f"{lab} ({words.get(ls, 'dashed')})" for lab, (_, ls) in zip(comp.labels, styles, strict=True)
     )
     caption = (
-        f"{names} · seed {comp.seed} · {comp.runs} paired runs each (common random numbers)\n"
+        f"{names}{set_caption(first.scenario)} · seed {comp.seed} · {comp.runs} paired runs each "
+        "(common random numbers)\n"
         "lines: medians; bands: middle 50% and 90% of runs"
     )
     fig, axes = grid(f"{title}: {' vs '.join(comp.labels)}", caption, len(lines), key)

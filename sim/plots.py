@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sim.ensemble import Ensemble
+    from sim.scenario import Scenario
 
 #: Colours by actor position (powers first, then the rest), colour-blind safe (Okabe & Ito 2008).
 PALETTE = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -201,8 +202,8 @@ def figure(ens: Ensemble, group: str) -> Figure:
     else:
         panels = [(lines, None)]
     caption = (
-        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name} · seed {ens.seed} · {ens.runs} runs · "
-        "line: median; bands: middle 50% and 90% of runs"
+        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name}{set_caption(ens.scenario)} · "
+        f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
     x = quarter_x(ens.dates)
@@ -227,6 +228,17 @@ def figure(ens: Ensemble, group: str) -> Figure:
             alignment="left",
         )
     return fig
+
+
+def set_caption(sc: Scenario) -> str:
+    """ " with --set inertia=0.3, ..." for a scenario with overrides ("" otherwise), for captions."""
+    from sim.scenario import override_text
+
+    return (
+        " with --set " + ", ".join(override_text(k, v) for k, v in sc.overrides.items())
+        if sc.overrides
+        else ""
+    )
 
 
 def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure, list[Axes]]:

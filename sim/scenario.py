@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, Vali
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
+from sim.limits import MAX_RUNS, MAX_STEPS
 from sim.quantities import Date, Dist, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -47,7 +48,7 @@ class Meta(BaseModel):
     start: Date = Field(description='First date, e.g. "2020Q1": the initial state.')
     end: Date = Field(description='Last date, e.g. "2026Q4" (inclusive).')
     step: Literal["quarter"] = Field("quarter", description="Length of a step (a quarter).")
-    runs: int = Field(200, ge=1, le=10_000_000, description="Stochastic runs in the ensemble.")
+    runs: int = Field(200, ge=1, le=MAX_RUNS, description="Stochastic runs in the ensemble.")
     seed: int | None = Field(
         None,
         ge=0,
@@ -308,6 +309,7 @@ class Scenario(BaseModel):
     _source: str = PrivateAttr("<memory>")
     _sha256: str = PrivateAttr("")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # ---- derived views -------------------------------------------------------------------------
     @property
@@ -377,6 +379,11 @@ class Scenario(BaseModel):
                 return self.tension[key]
         return self.tension.get("default", 0.1)
 
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The values changed by :meth:`with_overrides` (``--set``), in the order given."""
+        return dict(self._overrides)
+
     def raw(self) -> dict[str, Any]:
         """A deep copy of the scenario as plain TOML data (what the file said, plus overrides)."""
         return copy.deepcopy(self._raw)
@@ -404,11 +411,17 @@ class Scenario(BaseModel):
             node[path[-1]] = value
         labels = {(k if "." in k else f"parameters.{k}"): k for k in changes}
         try:
-            return _build(raw, self._source, self._sha256, text=None)
+            sc = _build(raw, self._source, self._sha256, text=None)
+        except RecursionError:
+            raise ScenarioError(
+                self._source, f"--set {next(iter(changes))}", "a value nested too deeply"
+            ) from None
         except ScenarioError as err:
             if err.key in labels:
                 raise ScenarioError(self._source, f"--set {labels[err.key]}", err.problem) from None
             raise
+        sc._overrides = {**self._overrides, **changes}
+        return sc
 
     def with_events(self, *events: dict[str, Any]) -> Scenario:
         """A copy with events added, each a table as in a file's ``[[events]]``, validated like a file."""
@@ -443,7 +456,32 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
+    except ValueError:  # an integer of more than 4,300 digits
+        raise ScenarioError(
+            "--set", key.strip(), "expected a number, found one with thousands of digits"
+        ) from None
+    except RecursionError:
+        raise ScenarioError("--set", key.strip(), "a value nested too deeply") from None
     return key.strip(), parsed
+
+
+def override_text(key: str, value: Any) -> str:
+    """An override as it would be typed after ``--set``: ``inertia=0.3``, ``x={low = 0.1, high = 0.3}``."""
+    return f"{key}={_inline(value)}"
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value) if not re.fullmatch(r"[A-Za-z0-9_.:-]+", str(value)) else str(value)
 
 
 # ---- loading -----------------------------------------------------------------------------------
@@ -457,7 +495,29 @@ def load_scenario(path: str | Path) -> Scenario:
     ``drop_events`` lists the titles of the other's events to leave out.
     """
     raw, text, digest = _read(Path(path), str(path), seen=())
-    return _build(raw, str(path), digest.hexdigest(), text)
+    try:
+        return _build(raw, str(path), digest.hexdigest(), text)
+    except RecursionError:
+        raise _too_deep(str(path), text) from None
+
+
+def _too_deep(source: str, text: str) -> ScenarioError:
+    """The error for values nested too deeply to read (thousands of [ or {), at their line."""
+    line, key = _worst_line(text, lambda s: s.count("[") + s.count("{"))
+    return ScenarioError(source, key, "values nested too deeply (expected a number, text or a table)", line)
+
+
+def _worst_line(text: str, score: Any) -> tuple[int | None, str | None]:
+    """The line of a file with the highest ``score(line)``, and the key set there (with its table)."""
+    best, line, key, table = 0, None, None, ""
+    for n, s in enumerate(text.splitlines(), 1):
+        if m := re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*$", s):
+            table = m[1]
+            continue
+        if score(s) > best:
+            m = re.match(r'^\s*"?([A-Za-z0-9_.\-]+)"?\s*=', s)
+            best, line, key = score(s), n, (f"{table}.{m[1]}" if table else m[1]) if m else table or None
+    return line, key
 
 
 def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], str, Any]:
@@ -485,6 +545,13 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(
             source, None, f"TOML syntax error: {re.sub(r' \(at .*\)$', '', msg)}", line
         ) from None
+    except ValueError:  # an integer of more than 4,300 digits, which Python will not convert
+        line, key = _worst_line(text, lambda s: max(map(len, re.findall(r"\d+", s)), default=0))
+        raise ScenarioError(
+            source, key, "expected a number, found one with thousands of digits", line
+        ) from None
+    except RecursionError:
+        raise _too_deep(source, text) from None
     digest = hashlib.sha256(data)
     meta = raw.get("scenario")
     base_name = meta.get("extends") if isinstance(meta, dict) else None
@@ -495,10 +562,18 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(
             source, "scenario.extends", f"expected a file name, found {found(base_name)}", where
         )
-    base_path = (p.parent / base_name).resolve()
+    if "\0" in base_name:
+        raise ScenarioError(source, "scenario.extends", "expected a file name, found a NUL character", where)
+    try:
+        base_path = (p.parent / base_name).resolve()
+        is_file = base_path.is_file()
+    except OSError as err:  # a name too long for the file system
+        raise ScenarioError(
+            source, "scenario.extends", f"cannot be read ({err.strerror or err})", where
+        ) from None
     if base_path in seen or base_path == p.resolve():
         raise ScenarioError(source, "scenario.extends", f"{base_name} extends itself, directly or not", where)
-    if not base_path.is_file():
+    if not is_file:
         raise ScenarioError(source, "scenario.extends", f"no such scenario file {base_name!r}", where)
     base, _, base_digest = _read(base_path, str(p.parent / base_name), (*seen, p.resolve()))
     digest.update(base_digest.digest())
@@ -611,6 +686,12 @@ def _check(sc: Scenario) -> None:
     if end <= start:
         raise _Problem(
             "scenario.end", f"expected a date after start ({sc.scenario.start}), found {sc.scenario.end}"
+        )
+    if end - start > MAX_STEPS:
+        raise _Problem(
+            "scenario.end",
+            f"expected at most {MAX_STEPS:,} quarters after start ({sc.scenario.start}), "
+            f"found {end - start:,} ({sc.scenario.end})",
         )
     if sc.scenario.decide_from is not None and not start <= parse_date(sc.scenario.decide_from) <= end:
         raise _Problem(

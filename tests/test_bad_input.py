@@ -94,6 +94,30 @@ CASES = {
         FLAGSHIP.replace("actors.us]", "actors.US]").replace("us = ", "US = "),
         ["actors.US", "lowercase"],
     ),
+    "400-digit integer": (
+        edit("budget = 235.0", f"budget = {'9' * 400}"),
+        ["actors.china.budget", "400-digit"],
+    ),
+    "5000-digit integer": (
+        edit("runs = 500", f"runs = {'9' * 5000}"),
+        [":16:", "scenario.runs", "thousands of digits"],
+    ),
+    "nesting 3,000 deep": (
+        edit("[parameters]", "[parameters]\nx = " + "[" * 3000 + "]" * 3000),
+        ["parameters.x", "nested too deeply"],
+    ),
+    "nesting 3,000 deep inline": (
+        edit("[parameters]", "[parameters]\nx = " + "{a = " * 3000 + "1" + "}" * 3000),
+        ["parameters.x", "nested too deeply"],
+    ),
+    "NUL in extends": (
+        edit("runs = 500", 'runs = 500\nextends = "a\\u0000b.toml"'),
+        ["scenario.extends", "NUL"],
+    ),
+    "extends name too long": (
+        edit("runs = 500", f'runs = 500\nextends = "{"a" * 5000}.toml"'),
+        ["scenario.extends", "too long"],
+    ),
     "empty file": ("", ["is empty"]),
     "blank file": ("\n  \n", ["is empty"]),
     "not text": (b"\xff\xfe\x00", ["not UTF-8"]),
@@ -167,6 +191,9 @@ def test_unreadable_file(tmp_path, monkeypatch):
         ("actors.japan.budget=-1", "--set actors.japan.budget: expected a number from 0"),
         ("novalue", "expected key=value"),
         ("scenario.runs=0", "--set scenario.runs: expected a value >= 1"),
+        (f"inertia={'9' * 400}", "--set inertia: expected a number from 0 to 1, found a 400-digit number"),
+        (f"inertia={'9' * 5000}", "--set: inertia: expected a number, found one with thousands of digits"),
+        (f"inertia={'[' * 3000}{']' * 3000}", "--set: inertia: a value nested too deeply"),
     ],
 )
 def test_bad_override(tmp_path, setting, fragment):
@@ -190,3 +217,64 @@ def test_bad_extends(tmp_path):
     (tmp_path / "c.toml").write_text('[scenario]\nextends = "c.toml"\n')
     res = run_cli(["run", str(tmp_path / "c.toml")], tmp_path)
     assert res.exit_code == 2 and "extends itself" in res.output
+
+
+def test_out_that_cannot_be_made_gives_one_line(tmp_path, monkeypatch):
+    """--out below a file, with a name too long for the file system, on a read-only file system."""
+    import errno
+    from pathlib import Path
+
+    (tmp_path / "afile").write_text("x")
+    cases = {
+        "below a file": (tmp_path / "afile" / "out", "afile is a file, not a folder"),
+        "name too long": (tmp_path / ("x" * 300), "File name too long"),
+        "read-only": (tmp_path / "ro" / "out", "Read-only file system"),
+    }
+    real = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):  # root writes anywhere: a read-only mount is simulated
+        if "ro" in self.parts:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    for command in (
+        ["run", str(SCENARIOS / "csp2023.toml")],
+        ["compare", *[str(SCENARIOS / "csp2023.toml")] * 2],
+    ):
+        for name, (out, reason) in cases.items():
+            res = run_cli([*command, "--runs", "3", "-q", "--out", str(out)], tmp_path)
+            assert res.exit_code == 2, (name, res.output)
+            assert res.output.count("\n") == 1 and "Traceback" not in res.output, res.output
+            assert str(out) in res.output and reason in res.output and "--out" in res.output, res.output
+            assert res.leftovers == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "work"]
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("default_out", [True, False])
+def test_full_disk_while_writing_gives_one_line_and_leaves_nothing(
+    tmp_path, monkeypatch, command, default_out
+):
+    import errno
+
+    import pandas as pd
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    args = [command, str(SCENARIOS / "csp2023.toml")] + (
+        [str(SCENARIOS / "no_csp.toml")] if command == "compare" else []
+    )
+    args += ["--runs", "3", "-q", "--no-figures"] + (
+        [] if default_out else ["--out", str(tmp_path / "work" / "o")]
+    )
+    res = run_cli(args, tmp_path)
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "No space left on device" in res.output and "nothing was written" in res.output
+    assert (
+        res.leftovers == []
+        or res.leftovers == ["results"]
+        and not any((tmp_path / "work/results").rglob("*.*"))
+    )
