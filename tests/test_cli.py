@@ -197,7 +197,7 @@ def test_the_last_line_says_whether_trajectories_were_written(tmp_path, monkeypa
     monkeypatch.setattr(sim.store, "IN_MEMORY_LIMIT", 10_000)
     res = invoke("run", CSP, "--runs", "5", "--no-figures", "--out", str(tmp_path / "c"))
     assert (
-        "trajectories not written: 29.5 KiB, over the default limit of 9.8 KiB; add --trajectories"
+        "trajectories not written: 53.6 KiB, over the default limit of 9.8 KiB; add --trajectories"
         in last(res)
     )
     assert not (tmp_path / "c" / "trajectories.npy").exists()

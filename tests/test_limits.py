@@ -99,7 +99,7 @@ def test_estimate_follows_the_models_outputs(csp2023, monkeypatch):
     [
         (["--runs", "1000000", "--trajectories"], None, 2**30, ["of disk", "trajectories.npy", "fewer runs"]),
         (
-            ["--runs", "50000", "--format", "csv"],
+            ["--runs", "40000", "--format", "csv"],
             2**30,
             None,
             ["of memory", "--format npy", "--no-trajectories"],
