@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.plots import GROUPS, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
+from sim.plots import GROUPS, draw_bands, draw_key, mark_events, plain, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,7 +45,7 @@ def event_marks(comp: Comparison) -> tuple[dict[int, str], dict[int, str], list[
     everyone = list(range(len(comp.ensembles)))
     for n, ((step, title), who) in enumerate(sorted(seen.items()), start=1):
         numbers.setdefault(step, []).append(str(n))
-        line = f"{n}  {comp.dates[step]}  {title}"
+        line = f"{n}  {comp.dates[step]}  {plain(title)}"
         if who != everyone:
             line += f"  [only {', '.join(comp.labels[k] for k in who)}]"
             colours[step] = scenario_style(who[0])[0]

@@ -32,11 +32,17 @@ def quarter_x(dates: list[str]) -> np.ndarray:
     return np.array([int(d[:4]) + (int(d[-1]) - 1) / 4 for d in dates])
 
 
+def plain(text: str) -> str:
+    """Text from a scenario drawn as written: ``$`` escaped, so that matplotlib never reads it as
+    mathtext (two dollars in a title would be typeset, or fail to parse and stop the run)."""
+    return text.replace("$", r"\$")
+
+
 def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
     """The lines of a figure: [(variable, label, colour)], its title and its y-axis label."""
     sc = ens.scenario
     powers, small = sc.powers, sc.small
-    name = {k: a.name for k, a in sc.actors.items()}
+    name = {k: plain(a.name) for k, a in sc.actors.items()}
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
     sname = name[small]
     if group == "influence":
@@ -135,7 +141,7 @@ def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
     key = []
     for k, (step, title, _kind) in enumerate(ens.events, start=1):
         by_step.setdefault(step, []).append(str(k))
-        key.append(f"{k}  {ens.dates[step]}  {title}")
+        key.append(f"{k}  {ens.dates[step]}  {plain(title)}")
     return {s: ",".join(ns) for s, ns in by_step.items()}, key
 
 
@@ -146,13 +152,13 @@ def figure(ens: Ensemble, group: str) -> Figure:
     if group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
-            ([ln for ln in lines if small in ln[0]], f"with {ens.scenario.actors[small].name}"),
+            ([ln for ln in lines if small in ln[0]], f"with {plain(ens.scenario.actors[small].name)}"),
         ]
     else:
         panels = [(lines, None)]
     caption = (
-        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name} · seed {ens.seed} · {ens.runs} runs · "
-        "line: median; bands: middle 50% and 90% of runs"
+        f"{plain(ens.scenario.scenario.title)}\nscenario {ens.scenario.name} · seed {ens.seed} · "
+        f"{ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
     x = quarter_x(ens.dates)

@@ -70,3 +70,31 @@ def toy(tmp_path):
         return sim.load_scenario(path)
 
     return make
+
+
+#: The toy scenario with script in every text a scenario can show: title, description, actor
+#: names, event titles and sources. A page that runs any of it sets ``window.__xss``.
+HOSTILE = (
+    TOY.replace(
+        'title = "Toy: an island between two powers"', "title = '<img src=x onerror=\"window.__xss=1\">'"
+    )
+    .replace('name = "toy"', 'name = "hostile"\ndescription = "<script>window.__xss=2</script>"')
+    .replace('name = "Isle"', "name = '<svg onload=\"window.__xss=3\">Isle'")
+    .replace('name = "Red"', "name = '</text><script>window.__xss=4</script>Red'")
+    + """
+[[events]]
+kind = "aid"
+power = "red"
+date = "2001Q1"
+title = '<img src=x onerror="window.__xss=5">'
+source = "javascript:window.__xss=6"
+scale = 1.5
+
+[[events]]
+kind = "criticism"
+power = "blue"
+date = "2001Q1"
+title = "cost $\\\\frac{1$ of aid"
+source = 'https://example.org/?q="><script>window.__xss=7</script>'
+"""
+)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.plots import draw_bands, quarter_x, series, style_axes
+from sim.plots import draw_bands, plain, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from sim.ensemble import Ensemble
@@ -39,7 +39,7 @@ def panel_lines(ens: Ensemble, panel: str) -> tuple[list[tuple[str, str, str]], 
     ident, group, which = next(p for p in PANELS if p[0] == panel)
     lines, title, ylabel = series(ens, group)
     small = ens.scenario.small
-    sname = ens.scenario.actors[small].name
+    sname = plain(ens.scenario.actors[small].name)
     if which == "powers":
         lines, title = [ln for ln in lines if small not in ln[0]], "Tension among the great powers"
     elif which == "small":
