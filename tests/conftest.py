@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # the property tests skip themselves without Hypothesis
+    settings = None
+
+if settings is not None:
+    # Property tests (tests/test_properties.py): a fixed, small budget in CI, the same examples on
+    # every run (derandomize); a longer search on demand: HYPOTHESIS_PROFILE=long make test.
+    _slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile(
+        "ci",
+        max_examples=20,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=_slow,
+        print_blob=True,
+        database=None,
+    )
+    settings.register_profile(
+        "long", max_examples=500, deadline=None, suppress_health_check=_slow, print_blob=True, database=None
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
