@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 pytest.importorskip("solara")
 pytest.importorskip("playwright")
 

@@ -366,6 +366,7 @@ def _summary(path, out) -> bytes:
     return (out / "summary.csv").read_bytes()
 
 
+@pytest.mark.slow
 @given(raw=scenarios(), data=st.data())
 def test_spelling_changes_no_byte_of_the_summary(raw, data, tmp_path_factory):
     hypothesis.assume(_scenario(raw) is not None)

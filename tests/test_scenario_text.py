@@ -3,6 +3,7 @@ markup, never as mathtext, never stopping a run."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from sim.cli import main
@@ -10,6 +11,7 @@ from sim.cli import main
 from .conftest import HOSTILE
 
 
+@pytest.mark.slow
 def test_run_and_compare_draw_hostile_text_as_written(tmp_path):
     path = tmp_path / "hostile.toml"
     path.write_text(HOSTILE)
