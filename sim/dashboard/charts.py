@@ -79,7 +79,7 @@ class PanelCanvas:
         handles, labels = [], []
         for var, label, colour in self.lines:
             median = np.median(self.baseline.values(var), axis=0)
-            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55)
+            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55, drawstyle="steps-post")
             handles.append(Line2D([], [], color=colour, lw=2))
             labels.append(label)
         handles.append(Line2D([], [], color="#777777", ls="--", lw=1.6, alpha=0.55))
