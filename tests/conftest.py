@@ -13,6 +13,15 @@ except ImportError:  # the property tests skip themselves without Hypothesis
     settings = None
 
 if settings is not None:
+    # Hypothesis keeps caches (unicode data, constants) in .hypothesis/ of the working folder;
+    # tests never write into the repository, so they go to the temporary folder instead.
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(
+        os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or Path(tempfile.gettempdir()) / "hedgesim-hypothesis"
+    )
     # Property tests (tests/test_properties.py): a fixed, small budget in CI, the same examples on
     # every run (derandomize); a longer search on demand: HYPOTHESIS_PROFILE=long make test.
     _slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
