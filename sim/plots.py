@@ -62,11 +62,17 @@ def quarter_x(dates: list[str]) -> np.ndarray:
     return np.array([int(d[:4]) + (int(d[-1]) - 1) / 4 for d in dates])
 
 
+def plain(text: str) -> str:
+    """Text from a scenario drawn as written: ``$`` escaped, so that matplotlib never reads it as
+    mathtext (two dollars in a title would be typeset, or fail to parse and stop the run)."""
+    return text.replace("$", r"\$")
+
+
 def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
     """The lines of a figure: [(variable, label, colour)], its title and its y-axis label."""
     sc = ens.scenario
     powers, small = sc.powers, sc.small
-    name = {k: a.name for k, a in sc.actors.items()}
+    name = {k: plain(a.name) for k, a in sc.actors.items()}
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
     sname = name[small]
     if group in _PER_POWER:
@@ -106,12 +112,13 @@ def draw_bands(
     values: np.ndarray,
     colour: str,
     label: str,
-    linestyle: str = "-",
+    linestyle: str | tuple = "-",
     alpha: float = 1.0,
+    **line: object,
 ) -> None:
     """Median line with 50% and 90% bands of ``values`` (runs x dates)."""
     q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-    draw_quantiles(ax, x, q, colour, label, linestyle, alpha)
+    draw_quantiles(ax, x, q, colour, label, linestyle, alpha, **line)
 
 
 def draw_quantiles(
@@ -120,30 +127,44 @@ def draw_quantiles(
     q: np.ndarray,
     colour: str,
     label: str,
-    linestyle: str = "-",
+    linestyle: str | tuple = "-",
     alpha: float = 1.0,
+    **line: object,
 ) -> None:
-    """Median line with 50% and 90% bands, from the rows p05, p25, p50, p75, p95 of ``q``."""
+    """Median line with 50% and 90% bands, from the rows p05, p25, p50, p75, p95 of ``q``.
+
+    Values are quarterly: each is drawn as a step that holds until the next quarter, so a change
+    shows at the date where it is recorded (an event's date), not a quarter before as a straight
+    line from the previous value would. ``line``: more options of the median line (marker, lw).
+    """
     q05, q25, q50, q75, q95 = q
-    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0)
-    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0)
-    ax.plot(x, q50, color=colour, lw=2, label=label, linestyle=linestyle, alpha=alpha)
+    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0, step="post")
+    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0, step="post")
+    options = {"lw": 2, **line}
+    ax.plot(
+        x, q50, color=colour, label=label, linestyle=linestyle, alpha=alpha, drawstyle="steps-post", **options
+    )
 
 
-def mark_events(
-    ax: Axes, ens: Ensemble, numbers: dict[int, str], colours: dict[int, str] | None = None
-) -> None:
+def mark_events(ax: Axes, ens: Ensemble, marks: dict[int, str] | list[tuple[int, str, str | None]]) -> None:
     """Dotted lines at event dates, numbered at the top of the axes (staggered when close).
 
-    ``colours`` gives a colour per step (default grey), e.g. to mark events of one scenario only.
+    ``marks``: (step, numbers, colour) for each label, or {step: numbers}; a colour (default grey)
+    marks events of only some scenarios. A step may have several labels (shared events in grey,
+    the others in colour), stacked above each other.
     """
     x = quarter_x(ens.dates)
     lo, hi = ax.get_xlim()
     width_in = ax.get_position().width * ax.figure.get_figwidth()
+    if isinstance(marks, dict):
+        marks = [(step, label, None) for step, label in marks.items()]
     last_end, level = -np.inf, 0
-    for step, label in sorted(numbers.items()):
-        colour = (colours or {}).get(step, "#777777")
-        ax.axvline(x[step], color=colour, lw=0.8 if colour == "#777777" else 1.4, ls=":", zorder=0)
+    grey = "#777777"
+    for step in sorted({m[0] for m in marks}):
+        colours = [c for s, _, c in marks if s == step and c]
+        colour = colours[0] if colours else grey
+        ax.axvline(x[step], color=colour, lw=0.8 if colour == grey else 1.4, ls=":", zorder=0)
+    for step, label, colour in sorted(marks, key=lambda m: (m[0], m[2] is not None)):
         # half the label's width in data units (~0.07 in per character at 7 pt, plus a margin)
         half = (0.035 * len(label) + 0.03) * (hi - lo) / width_in
         level = level + 1 if x[step] - half < last_end and level < 2 else 0
@@ -157,7 +178,7 @@ def mark_events(
             ha="center",
             va="bottom",
             fontsize=7,
-            color="#555555" if colour == "#777777" else colour,
+            color=colour or "#555555",
         )
 
 
@@ -167,7 +188,7 @@ def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
     key = []
     for k, (step, title, _kind) in enumerate(ens.events, start=1):
         by_step.setdefault(step, []).append(str(k))
-        key.append(f"{k}  {ens.dates[step]}  {title}")
+        key.append(f"{k}  {ens.dates[step]}  {plain(title)}")
     return {s: ",".join(ns) for s, ns in by_step.items()}, key
 
 
@@ -197,12 +218,12 @@ def figure(ens: Ensemble, group: str) -> Figure:
     elif group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
-            ([ln for ln in lines if small in ln[0]], f"with {ens.scenario.actors[small].name}"),
+            ([ln for ln in lines if small in ln[0]], f"with {plain(ens.scenario.actors[small].name)}"),
         ]
     else:
         panels = [(lines, None)]
     caption = (
-        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name}{set_caption(ens.scenario)} · "
+        f"{plain(ens.scenario.scenario.title)}\nscenario {ens.scenario.name}{set_caption(ens.scenario)} · "
         f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])

@@ -74,7 +74,7 @@ class Dist:
     form: str  # "uniform" | "normal" | "triangular"
     a: float  # low, or mean
     b: float  # high, or sd
-    c: float = math.nan  # mode (triangular)
+    c: float | None = None  # mode (triangular only; None otherwise, so equal forms compare equal)
     bounds: tuple[float, float] = (-math.inf, math.inf)
 
     @property
@@ -84,7 +84,7 @@ class Dist:
             return (self.a + self.b) / 2
         if self.form == "normal":
             return self.a
-        return (self.a + self.b + self.c) / 3
+        return (self.a + self.b + self.c) / 3  # type: ignore[operator]
 
     def draw(self, streams: Streams, key: str) -> np.ndarray:
         """One value per run from the stream named ``key`` (so run k's value never depends on the batch)."""

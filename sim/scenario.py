@@ -22,7 +22,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, model_validator
 
@@ -579,7 +579,21 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
     digest.update(base_digest.digest())
     drop = meta.get("drop_events", [])
     titles = [e.get("title") for e in base.get("events", []) if isinstance(e, dict)]
-    for i, title in enumerate(drop if isinstance(drop, list) else []):
+    if not isinstance(drop, list):
+        raise ScenarioError(
+            source,
+            "scenario.drop_events",
+            f'expected a list of event titles (["A", "B"]), found {found(drop)}',
+            _line_of(text, "scenario.drop_events"),
+        )
+    for i, title in enumerate(drop):
+        if not isinstance(title, str):
+            raise ScenarioError(
+                source,
+                f"scenario.drop_events[{i}]",
+                f"expected an event title (text), found {found(title)}",
+                _line_of(text, "scenario.drop_events"),
+            )
         if title not in titles:
             raise ScenarioError(
                 source,
@@ -606,11 +620,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _build(raw: dict[str, Any], source: str, sha256: str, text: str | None) -> Scenario:
     try:
-        sc = Scenario.model_validate(raw)
+        # strict: a number written as text ("5"), a boolean for a number or a float for a whole
+        # number is refused everywhere, events included, never coerced
+        sc = Scenario.model_validate(raw, strict=True)
     except ValidationError as err:
         key, problem = _describe(err.errors()[0], raw)
         raise ScenarioError(source, key, problem, _line_of(text, key)) from None
     try:
+        _refuse_booleans(raw, sc, "")
         _check(sc)
     except _Problem as p:
         raise ScenarioError(source, p.key, p.problem, _line_of(text, p.key)) from None
@@ -621,6 +638,29 @@ def _build(raw: dict[str, Any], source: str, sha256: str, text: str | None) -> S
 class _Problem(Exception):
     def __init__(self, key: str, problem: str):
         self.key, self.problem = key, problem
+
+
+def _refuse_booleans(raw: Any, value: Any, key: str, expected: Any = None) -> None:
+    """A boolean where a number is expected, found in ``raw`` (the file's data) beside ``value`` (what
+    it validated to). Strict validation refuses them everywhere but in literal choices such as a
+    tier (``Literal[1, 2, 3]``), where ``true`` would pass as 1; no scenario key takes a boolean."""
+    if isinstance(raw, bool):
+        choices = get_args(expected) if get_origin(expected) is Literal else ()
+        what = f"{', '.join(map(str, choices[:-1]))} or {choices[-1]}" if choices else "a number"
+        raise _Problem(key, f"expected {what}, found {found(raw)}")
+    if isinstance(raw, dict):
+        fields = type(value).model_fields if isinstance(value, BaseModel) else {}
+        args = get_args(expected) if isinstance(value, dict) else ()
+        for k, v in raw.items():
+            if isinstance(value, BaseModel):
+                sub, ann = getattr(value, str(k), None), fields[k].annotation if k in fields else None
+            else:
+                sub, ann = (value.get(k) if isinstance(value, dict) else None), args[1] if args else None
+            _refuse_booleans(v, sub, f"{key}.{k}" if key else str(k), ann)
+    elif isinstance(raw, list):
+        items = value if isinstance(value, list) else []
+        for i, v in enumerate(raw):
+            _refuse_booleans(v, items[i] if i < len(items) else None, f"{key}[{i}]")
 
 
 def _check(sc: Scenario) -> None:

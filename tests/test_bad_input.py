@@ -118,6 +118,30 @@ CASES = {
         edit("runs = 500", f'runs = 500\nextends = "{"a" * 5000}.toml"'),
         ["scenario.extends", "too long"],
     ),
+    # strict types: no text -> number, boolean -> number or float -> whole number coercion
+    "runs as text": (edit("runs = 500", 'runs = "5"'), ["scenario.runs", 'found "5" (text)']),
+    "runs as float": (edit("runs = 500", "runs = 5.0"), ["scenario.runs", "whole number", "5.0"]),
+    "seed as text": (edit("seed = 20231216", 'seed = "1"'), ["scenario.seed", 'found "1" (text)']),
+    "tier as boolean": (
+        edit("tier = { china = 1,", "tier = { china = true,"),
+        ["actors.cambodia.tier.china", "expected 1, 2 or 3, found true (a boolean)"],
+    ),
+    "event tier as boolean": (edit("tier = 1\n", "tier = true\n"), ["events[4].tier", "found true"]),
+    "duration as text": (
+        FLAGSHIP
+        + '\n[[events]]\nkind = "aid"\npower = "japan"\ndate = "2021Q1"\ntitle = "x"\nduration = "16"\n',
+        ["events[18].duration", 'found "16" (text)'],
+    ),
+    "duration as float": (
+        FLAGSHIP
+        + '\n[[events]]\nkind = "aid"\npower = "japan"\ndate = "2021Q1"\ntitle = "x"\nduration = 16.0\n',
+        ["events[18].duration", "whole number"],
+    ),
+    "newline in a value": (
+        edit("budget = 235.0", 'budget = """lots\nof money"""'),
+        ["actors.china.budget", "lots\\nof money"],
+    ),
+    "newline in a key": (edit("runs = 500", 'runs = 500\n"a\\nb" = 1'), ["scenario.a\\nb: unknown key"]),
     "empty file": ("", ["is empty"]),
     "blank file": ("\n  \n", ["is empty"]),
     "not text": (b"\xff\xfe\x00", ["not UTF-8"]),
@@ -203,6 +227,26 @@ def test_bad_override(tmp_path, setting, fragment):
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert fragment in res.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "drop, fragment",
+    [
+        (
+            '"Ream naval base access; CSP"',
+            'scenario.drop_events: expected a list of event titles (["A", "B"]), found',
+        ),
+        ('"Ream"', "scenario.drop_events: expected a list of event titles"),
+        ("[1]", "scenario.drop_events[0]: expected an event title (text), found 1"),
+    ],
+)
+def test_drop_events_must_be_a_list_of_titles(tmp_path, drop, fragment):
+    """A string is refused, never used as a substring match over the titles."""
+    path = tmp_path / "cf.toml"
+    path.write_text(f'[scenario]\nextends = "{SCENARIOS / "csp2023.toml"}"\ndrop_events = {drop}\n')
+    res = run_cli(["validate", str(path)], tmp_path)
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert fragment in res.output
 
 
 def test_bad_extends(tmp_path):

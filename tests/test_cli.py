@@ -23,6 +23,7 @@ def invoke(*args):
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.slow
 def test_run_writes_the_results_folder(tmp_path):
     out = tmp_path / "r"
     res = invoke("run", CSP, "--runs", "40", "--out", str(out))

@@ -39,6 +39,7 @@ def one_line_error(result, *words: str) -> None:
 # ---- compare -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_writes_tables_and_figures(cli, tmp_path):
     out = tmp_path / "cmp"
     r = cli(

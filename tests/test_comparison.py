@@ -135,6 +135,7 @@ def test_text_table_lists_changed_variables(csp2023):
     assert "the same in every run:" in text and "china.presence" in text
 
 
+@pytest.mark.slow
 def test_compare_takes_the_ensemble_options_and_they_change_no_number(tmp_path):
     """--workers and --chunk-size reach every scenario's run and leave the table unchanged."""
     from click.testing import CliRunner

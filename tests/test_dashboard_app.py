@@ -205,3 +205,71 @@ def test_choosing_another_bundled_scenario(dash):
     assert "no Chinese naval access at Ream" in _html(dash, "hedgesim-status")
     switches = [w for w in _walk(dash) if "data-event" in (getattr(w, "attributes", None) or {})]
     assert len(switches) == 16
+
+
+def _unsafe_markup(html: str) -> list[str]:
+    """What in a piece of HTML could run script: script tags, on* attributes, javascript: links."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag in ("script", "img", "iframe", "object"):
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                    found.append(f"<{tag} {name}={value}>")
+
+    Parser().feed(html)
+    return found
+
+
+def _page_html(rc) -> str:
+    return "".join(getattr(w, "unsafe_innerHTML", "") or "" for w in _walk(rc))
+
+
+def _check_escaped(rc) -> None:
+    html = _page_html(rc)
+    assert _unsafe_markup(html) == [], _unsafe_markup(html)
+    assert "&lt;img src=x onerror=" in html  # the title is shown, as text
+    assert "source: javascript:window.__xss=6" in html  # shown as text, not as a link
+    assert 'href="https://example.org/?q=&quot;&gt;&lt;script&gt;' in html  # a web source stays a link
+
+
+def test_scenario_text_from_the_command_line_is_escaped(monkeypatch, tmp_path):
+    from .conftest import HOSTILE
+
+    path = tmp_path / "hostile.toml"
+    path.write_text(HOSTILE)
+    monkeypatch.setenv(app.SCENARIO_ENV, str(path))
+    box, rc = solara.render(app.Page(), handle_error=False)
+    try:
+        _check_escaped(rc)
+    finally:
+        rc.close()
+
+
+def test_scenario_text_from_an_opened_file_is_escaped(dash):
+    from .conftest import HOSTILE
+
+    [opener] = [w for w in _walk(dash) if hasattr(w, "vue_event_opened")]
+    opener.vue_event_opened({"name": "hostile.toml", "text": HOSTILE})
+    _check_escaped(dash)
+
+
+@pytest.mark.parametrize(
+    "info, fragment",
+    [
+        ({"name": "deep.toml", "text": "a = " + "[" * 5000}, "deep.toml: "),
+        ({"name": "big.toml", "size": 10**9}, "big.toml: is too large (976562 KiB)"),
+        ({"name": "nl.toml", "text": '[scenario]\nname = "a\\nb"\n'}, 'found "a\\nb" (text)'),
+        ({"name": "x.toml", "text": '[scenario]\nextends = "/etc/passwd"\n'}, "only a bundled scenario"),
+    ],
+)
+def test_an_opened_file_that_cannot_be_used_gives_one_line_in_the_page(dash, info, fragment):
+    [opener] = [w for w in _walk(dash) if hasattr(w, "vue_event_opened")]
+    opener.vue_event_opened(info)
+    [message] = _one(dash, class_="hedgesim-error").children
+    assert fragment in message and "\n" not in message, message
+    assert "Traceback" not in message

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 pytest.importorskip("solara")
 pytest.importorskip("playwright")
 
@@ -65,13 +67,27 @@ def browser_context_args():
 @pytest.fixture(scope="module")
 def dashboard_url(tmp_path_factory):
     """``hedgesim dashboard`` on a free port of 127.0.0.1, run from a temporary folder."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    """The dashboard started on a scenario whose texts hold script (tests.conftest.HOSTILE)."""
+    from .conftest import HOSTILE
+
+    path = tmp_path_factory.mktemp("hostile") / "hostile.toml"
+    path.write_text(HOSTILE)
+    yield from _serve(tmp_path_factory, str(path))
+
+
+def _serve(tmp_path_factory, *args: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cwd = tmp_path_factory.mktemp("server")
     log = open(cwd / "server.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port), "--no-browser"],
+        [sys.executable, "-m", "sim.cli", "dashboard", *args, "--port", str(port), "--no-browser"],
         cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -314,3 +330,28 @@ def test_page_requests_nothing_off_localhost(page, dashboard_url, tmp_path):
         {u for u in seen if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != here}
     )
     assert not elsewhere, f"the page asked for something off localhost: {elsewhere}"
+
+
+def _no_script_ran(page) -> None:
+    page.get_by_role("tab", name=re.compile("Events")).click()
+    page.wait_for_timeout(500)  # an <img onerror> fires as soon as the image fails to load
+    assert page.evaluate("() => window.__xss") is None, "text from the scenario ran as script"
+    assert page.locator(".hedgesim-status img, .hedgesim-event img, .hedgesim-event script").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+
+
+def test_script_in_a_scenario_never_runs_in_the_page(page, hostile_url, tmp_path):
+    """A title such as <img src=x onerror=...> shows as text, from the command line or opened."""
+    from .conftest import HOSTILE
+
+    _open(page, hostile_url)
+    assert '<img src=x onerror="window.__xss=1">' in page.locator(".hedgesim-status").inner_text()
+    _no_script_ran(page)
+    opened = tmp_path / "opened.toml"
+    opened.write_text(HOSTILE.replace("window.__xss", "window.__xss_opened"))
+    page.set_input_files("[data-testid=open-file]", opened)
+    page.wait_for_function(
+        "() => document.querySelector('.hedgesim-status').innerText.includes('__xss_opened=1')"
+    )
+    _no_script_ran(page)
+    assert page.evaluate("() => window.__xss_opened") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -206,3 +207,37 @@ def test_the_new_panels_show_the_dimensions_the_hedging_parts_and_the_decisions(
     ]
     for instrument in ("aid", "presence", "pressure", "engagement"):
         assert lines[instrument] == [f"{p}.{instrument}" for p in csp2023.powers]
+
+
+def test_an_opened_file_extends_only_bundled_scenarios_and_reveals_nothing(tmp_path):
+    """Whatever an upload names in ``extends`` (absolute, ../, existing or not), the error is the
+    same and shows nothing of another file: neither its contents nor whether it exists."""
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[scenario]\ntitle = 42  # SECRET-LINE\nname = "SECRET-VALUE"\n')
+    targets = [str(secret), str(tmp_path / "nothere.toml"), "/etc/passwd", "/etc", "../../../../etc/hostname"]
+    targets += [f"../{'../' * 8}{str(secret).lstrip('/')}", "csp2023.toml/../../" + secret.name]
+    messages = set()
+    for target in targets:
+        with pytest.raises(ScenarioError) as err:
+            load_text("mine.toml", f'[scenario]\nextends = "{target}"\nname = "mine"\n')
+        message = str(err.value)
+        assert "SECRET" not in message and "no such" not in message.lower(), message
+        assert message.startswith(
+            "mine.toml: scenario.extends: a file opened in the dashboard can extend only"
+        )
+        messages.add(re.sub(r'found ".*" \(text\)$', "found <target>", message))
+    assert len(messages) == 1, messages
+
+
+def test_an_opened_file_has_a_size_and_a_step_limit():
+    from sim.dashboard.setting import MAX_BYTES, MAX_STEPS
+
+    base = '[scenario]\nextends = "csp2023.toml"\nname = "long"\n'
+    with pytest.raises(
+        ScenarioError, match=r"^big\.toml: is too large \(257 KiB\); the dashboard opens files up to 256 KiB$"
+    ):
+        load_text("big.toml", base + "#" * (MAX_BYTES + 1024))
+    with pytest.raises(ScenarioError, match=r"^long\.toml: scenario\.end: 403 quarters .* at most 400"):
+        load_text("long.toml", base + 'end = "2120Q4"\n')
+    assert MAX_STEPS >= sim.load_scenario("scenarios/history_2010.toml").steps
+    assert load_text("ok.toml", base + 'end = "2119Q4"\n').steps == MAX_STEPS - 1

@@ -129,3 +129,21 @@ def test_a_power_can_have_its_own_aid_volatility(csp2023):
         for p in ("china", "japan")
     }
     assert cv["china"] > 2 * cv["japan"]  # China's flows volatile, Japan's steady (stylized fact 4)
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [("uniform", 0.1, 0.2), ("normal", 0.2, 0.05), ("triangular", 0.1, 0.4, 0.2)],
+    ids=lambda d: d[0],
+)
+def test_distributions_compare_equal_by_value(dist):
+    """Equal distributions are equal on every Python: a NaN default for the unused mode made them
+    unequal on 3.13 (dataclass equality compares fields one by one), and after a copy through
+    pickle (as for worker processes) on 3.12."""
+    import pickle
+
+    from sim.quantities import Dist
+
+    assert Dist(*dist) == Dist(*dist)
+    assert pickle.loads(pickle.dumps(Dist(*dist))) == Dist(*dist)
+    assert hash(Dist(*dist)) == hash(pickle.loads(pickle.dumps(Dist(*dist))))

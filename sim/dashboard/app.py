@@ -24,8 +24,8 @@ import solara
 import solara.lab
 
 from sim.dashboard import actors, charts
-from sim.dashboard.setting import RUNS, Knob, Setting, knobs, load_text
-from sim.errors import HedgesimError
+from sim.dashboard.setting import MAX_BYTES, RUNS, Knob, Setting, knobs, load_text
+from sim.errors import HedgesimError, one_line
 
 #: The scenario to open first (set by ``hedgesim dashboard SCENARIO``).
 SCENARIO_ENV = "HEDGESIM_DASHBOARD_SCENARIO"
@@ -136,7 +136,7 @@ def compute(
 
 
 @solara.component_vue("open_file.vue")
-def OpenFile(label: str, event_opened: Callable[[dict], None]):
+def OpenFile(label: str, max_bytes: int, event_opened: Callable[[dict], None]):
     pass
 
 
@@ -218,24 +218,28 @@ def EventList(setting: Setting, on_switch: Callable[[str, bool], None]):
                 color="#26384d",
                 attributes={"data-event": ev.title},
             )
-            link = (
-                f' · <a href="{_attr(ev.source)}" target="_blank" rel="noopener noreferrer">source</a>'
-                if ev.source
-                else ""
+            solara.HTML(
+                tag="div", unsafe_innerHTML=f"{_text(detail)}{_source(ev.source)}", classes=["hedgesim-help"]
             )
-            solara.HTML(tag="div", unsafe_innerHTML=f"{_text(detail)}{link}", classes=["hedgesim-help"])
 
 
 def _text(s: str) -> str:
-    from html import escape
-
-    return escape(s)
-
-
-def _attr(s: str) -> str:
+    """Text from a scenario, safe inside HTML (a title may hold ``<img onerror=...>``)."""
     from html import escape
 
     return escape(s, quote=True)
+
+
+def _source(source: str | None) -> str:
+    """An event's source: a link when it is a web address (http or https only, never ``javascript:``),
+    else its text."""
+    from urllib.parse import urlsplit
+
+    if not source:
+        return ""
+    if urlsplit(source.strip()).scheme.lower() in ("http", "https"):
+        return f' · <a href="{_text(source.strip())}" target="_blank" rel="noopener noreferrer">source</a>'
+    return f" · source: {_text(source)}"
 
 
 @solara.component
@@ -396,10 +400,15 @@ def Page():
             open_base(name, load_scenario(bundled[name][0]))
 
     def opened(info: dict) -> None:
+        name = str(info.get("name", ""))
         try:
-            open_base(f"file: {info['name']}", load_text(info["name"], info["text"]))
+            sc = load_text(name, info.get("text"), info.get("size"))
         except HedgesimError as err:
             set_error(str(err))
+        except Exception as err:  # noqa: BLE001 (a file from the page never shows a traceback there)
+            set_error(one_line(f"{Path(name).name[:100]}: cannot be opened ({type(err).__name__})"))
+        else:
+            open_base(f"file: {one_line(sc.source)}", sc)
 
     def commit(key: str, value: float | str) -> None:
         set_setting(lambda s: s.with_value(key, value))
@@ -435,7 +444,7 @@ def Page():
                 dark=True,
                 attributes={"data-testid": "scenario"},
             )
-            OpenFile(label="Open a file", event_opened=opened)
+            OpenFile(label="Open a file", max_bytes=MAX_BYTES, event_opened=opened)
             solara.Button(
                 "Reset all",
                 icon_name="mdi-restore",
@@ -485,7 +494,7 @@ def Page():
                     solara.Text(error, classes=["hedgesim-error"])
                 changes = len(setting.values) + len(setting.off)
                 status = (
-                    f"<b>{setting.base.scenario.title}</b> · {ens.runs} runs · seed {ens.seed} · "
+                    f"<b>{_text(setting.base.scenario.title)}</b> · {ens.runs} runs · seed {ens.seed} · "
                     + (
                         f"<b>{changes} change{'s' if changes != 1 else ''}</b> from the scenario"
                         if changes

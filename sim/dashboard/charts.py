@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.plots import PALETTE, draw_bands, quarter_x, series, style_axes
+from sim.plots import PALETTE, draw_bands, plain, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from sim.ensemble import Ensemble
@@ -71,8 +71,8 @@ def panel_lines(ens: Ensemble, panel: str) -> tuple[list[tuple[str, str, str]], 
     """The lines, title and y label of a dashboard panel."""
     sc = ens.scenario
     small, powers = sc.small, sc.powers
-    sname = sc.actors[small].name
-    name = {p: sc.actors[p].name for p in powers}
+    sname = plain(sc.actors[small].name)
+    name = {p: plain(sc.actors[p].name) for p in powers}
     colour = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(powers)}
     if panel in PER_POWER:
         title, ylabel = PER_POWER[panel]
@@ -126,7 +126,7 @@ class PanelCanvas:
         handles, labels = [], []
         for var, label, colour in self.lines:
             median = np.median(self.baseline.values(var), axis=0)
-            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55)
+            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55, drawstyle="steps-post")
             handles.append(Line2D([], [], color=colour, lw=2))
             labels.append(label)
         handles.append(Line2D([], [], color="#777777", ls="--", lw=1.6, alpha=0.55))

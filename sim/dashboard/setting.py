@@ -284,11 +284,21 @@ def _shown(value: float | str) -> str:
     return f'"{value}"' if isinstance(value, str) else f"{value:g}"
 
 
-def load_text(name: str, text: str) -> Scenario:
-    """A scenario from a file's text (an upload), validated like a file on disk.
+#: Limits on a file opened in the page (a classroom server must not be made to read or compute
+#: without bound): its size, and the quarters from start to end (100 years; the bundled history
+#: has 67).
+MAX_BYTES = 256 * 1024
+MAX_STEPS = 400
+
+
+def load_text(name: str, text: str | None, size: int | None = None) -> Scenario:
+    """A scenario from a file's text (an upload), validated like a file on disk, within the limits of
+    a page: at most :data:`MAX_BYTES` and :data:`MAX_STEPS`, and it may extend only a bundled scenario.
 
     The text is written into a fresh temporary folder beside copies of the bundled scenarios, so a
-    counterfactual that says ``extends = "csp2023.toml"`` finds what it extends. Errors name the file.
+    counterfactual that says ``extends = "csp2023.toml"`` finds what it extends; nothing else on the
+    server can be extended, and no error tells whether another path exists. Errors name the file.
+    ``size`` is the file's size in bytes when the page did not send the text (too large).
     """
     import shutil
     import tempfile
@@ -297,9 +307,15 @@ def load_text(name: str, text: str) -> Scenario:
     from sim.errors import ScenarioError
     from sim.scenario import bundled_scenarios, load_scenario
 
-    safe = Path(name).name or "scenario.toml"
+    safe = Path(name).name[:100] or "scenario.toml"
+    size = len(text.encode("utf-8")) if text is not None else size or 0
+    if text is None or size > MAX_BYTES:
+        limit = f"the dashboard opens files up to {MAX_BYTES // 1024} KiB"
+        raise ScenarioError(safe, None, f"is too large ({size / 1024:.0f} KiB); {limit}")
+    bundled = bundled_scenarios()
+    _check_extends(safe, text, sorted(p.name for p in bundled.values()))
     with tempfile.TemporaryDirectory(prefix="hedgesim-") as tmp:
-        for path in bundled_scenarios().values():
+        for path in bundled.values():
             shutil.copy(path, Path(tmp) / path.name)
         target = Path(tmp) / safe
         target.write_text(text, encoding="utf-8")
@@ -308,5 +324,33 @@ def load_text(name: str, text: str) -> Scenario:
         except ScenarioError as err:  # name the file as the user knows it, not the temporary copy
             source = safe if err.source == str(target) else err.source.replace(tmp + "/", "")
             raise ScenarioError(source, err.key, err.problem, err.line) from None
+    if sc.steps > MAX_STEPS:
+        raise ScenarioError(
+            safe,
+            "scenario.end",
+            f"{sc.steps} quarters from start to end; the dashboard runs at most {MAX_STEPS} "
+            "(use hedgesim run for longer horizons)",
+        )
     sc._source = safe
     return sc
+
+
+def _check_extends(source: str, text: str, bundled: list[str]) -> None:
+    """An opened file may extend a bundled scenario, by its file name, and nothing else."""
+    import tomllib
+
+    from sim.errors import ScenarioError
+    from sim.quantities import found
+
+    try:
+        meta = tomllib.loads(text).get("scenario")
+    except Exception:  # noqa: BLE001 (load_scenario reports the syntax error with its line)
+        return
+    if not isinstance(meta, dict) or "extends" not in meta or meta["extends"] in bundled:
+        return
+    raise ScenarioError(
+        source,
+        "scenario.extends",
+        f"a file opened in the dashboard can extend only a bundled scenario ({', '.join(bundled)}), "
+        f"found {found(meta['extends'])}",
+    )
