@@ -252,32 +252,17 @@ def check_invariants(ens: Any, skip_sum: set[str] = frozenset()) -> None:
             assert np.all((x >= 0) & (x <= 1)), v
 
 
-def _negative_cooperation(raw: dict[str, Any]) -> bool:
-    """Whether a cooperation event may lower dependence (a magnitude that can be below 0)."""
-    for ev in raw["events"]:
-        m = ev.get("magnitude", 0.0) if ev["kind"] == "cooperation" else 0.0
-        if isinstance(m, dict) and ("sd" in m or m["low"] < 0) or not isinstance(m, dict) and m < 0:
-            return True
-    return False
-
-
 @given(raw=scenarios())
 def test_random_scenarios_keep_every_invariant(raw):
     sc = _scenario(raw)
     hypothesis.assume(sc is not None)
     ens = sim.run(sc, runs=6, progress=False)
-    # Known: dependence shares can stop summing to 1 after a negative cooperation event on a power
-    # that held all of it (test_dependence_stays_on_the_simplex_after_negative_cooperation, xfail).
-    # Such scenarios still keep every other invariant, dependence in [0, 1] included.
-    check_invariants(ens, skip_sum={".dependence"} if _negative_cooperation(raw) else set())
+    check_invariants(ens)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="known model bug: negative cooperation on a power holding all dependence"
-)
 def test_dependence_stays_on_the_simplex_after_negative_cooperation(toy):
     """The case of the issue: all dependence on one power, then a cooperation event with it that
-    lowers it to nothing: the shares drift below 1 (0.872 in csp2023 by 2022Q3)."""
+    lowers it to nothing: the shares used to drift below 1 (0.872 in csp2023 by 2022Q3)."""
     sc = toy(
         '\n[[events]]\nkind = "cooperation"\npower = "red"\ndate = "2001Q1"\ntitle = "cut"\nmagnitude = -1.0\n'
     ).with_overrides({"actors.isle.dependence": {"red": 1.0, "blue": 0.0}})
