@@ -328,8 +328,9 @@ class Scenario(BaseModel):
 
     @property
     def powers(self) -> list[str]:
-        """Great power ids, in file order."""
-        return [k for k, a in self.actors.items() if isinstance(a, GreatPower)]
+        """Great power ids, in alphabetical order: the order of the tables in a file is spelling, not
+        meaning, so it changes neither the outputs' order nor any sum over the powers."""
+        return sorted(k for k, a in self.actors.items() if isinstance(a, GreatPower))
 
     @property
     def small(self) -> str:
@@ -643,7 +644,10 @@ class _Problem(Exception):
 def _refuse_booleans(raw: Any, value: Any, key: str, expected: Any = None) -> None:
     """A boolean where a number is expected, found in ``raw`` (the file's data) beside ``value`` (what
     it validated to). Strict validation refuses them everywhere but in literal choices such as a
-    tier (``Literal[1, 2, 3]``), where ``true`` would pass as 1; no scenario key takes a boolean."""
+    tier (``Literal[1, 2, 3]``), where ``true`` would pass as 1; only the switches of
+    ``[mechanisms]`` take a boolean."""
+    if isinstance(raw, bool) and isinstance(value, bool) and expected is bool:
+        return
     if isinstance(raw, bool):
         choices = get_args(expected) if get_origin(expected) is Literal else ()
         what = f"{', '.join(map(str, choices[:-1]))} or {choices[-1]}" if choices else "a number"

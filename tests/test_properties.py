@@ -122,7 +122,7 @@ def shares(draw, powers: list[str]) -> dict[str, float]:
 def _targets(powers: list[str], small: str) -> list[str]:
     actors = sorted([*powers, small])
     dyads = [f"tension.{a}-{b}" for i, a in enumerate(actors) for b in actors[i + 1 :]]
-    return [f"{p}.{a}" for p in powers for a in (*SHOCK_ATTRIBUTES, "influence")] + [
+    return [f"{p}.{a}" for p in powers for a in SHOCK_ATTRIBUTES] + [
         f"{small}.regime_pressure",
         *dyads,
     ]
@@ -229,7 +229,7 @@ def share_groups(variables: list[str]) -> dict[str, list[str]]:
     return dict(groups)
 
 
-def check_invariants(ens: Any, skip_sum: set[str] = frozenset()) -> None:
+def check_invariants(ens: Any) -> None:
     """What holds for every run, at every step, for any valid scenario."""
     data = ens.data
     assert np.all(np.isfinite(data)), [
@@ -242,12 +242,13 @@ def check_invariants(ens: Any, skip_sum: set[str] = frozenset()) -> None:
         assert len(names) == len(sc.powers), (group, names)
         x = np.stack([ens.values(v) for v in names])
         assert np.all((x >= 0) & (x <= 1)), group
-        if not any(group.endswith(s) for s in skip_sum):
-            assert np.allclose(x.sum(axis=0), 1.0, atol=1e-9), (group, float(np.abs(x.sum(axis=0) - 1).max()))
+        assert np.allclose(x.sum(axis=0), 1.0, atol=1e-9), (group, float(np.abs(x.sum(axis=0) - 1).max()))
     for v in ens.variables:
         x = ens.values(v)
         if v.endswith(".aid"):
             assert np.all(x >= 0), v
+        elif v.endswith(".tier"):
+            assert np.all(np.isin(x, (1.0, 2.0, 3.0))), v
         else:
             assert np.all((x >= 0) & (x <= 1)), v
 
@@ -325,19 +326,14 @@ def _table(header: str, body: dict[str, Any], draw, split: bool = True) -> list[
 
 def respell(raw: dict[str, Any], draw) -> str:
     """The same scenario in another spelling: tables and keys in any order, comments, blank lines,
-    whitespace, inline or separate tables. The actors keep their order (it is the order of the
-    powers, which names the output variables in that order) and so do the events."""
+    whitespace, inline or separate tables, the actors' tables too (the powers are taken in
+    alphabetical order). The events keep their order: a timeline's order is its meaning."""
     blocks = [_table("scenario", raw["scenario"], draw)]
     blocks += [_table(f"actors.{k}", a, draw) for k, a in raw["actors"].items()]
     blocks += [_table(name, raw[name], draw) for name in ("tension", "parameters") if raw.get(name)]
     events = [line for ev in raw["events"] for line in _table("[events]", ev, draw, split=False)]
     order = draw(st.permutations(range(len(blocks) + 1)))
-    actor_slots = sorted(order.index(k + 1) for k in range(len(raw["actors"])))
-    arranged: list[list[str]] = [[] for _ in order]
-    for slot, k in enumerate(order):
-        arranged[slot] = events if k == len(blocks) else blocks[k]
-    for slot, block in zip(actor_slots, blocks[1 : 1 + len(raw["actors"])], strict=True):
-        arranged[slot] = block  # the actors in their order, wherever their slots fell
+    arranged = [events if k == len(blocks) else blocks[k] for k in order]
     return (
         "\n".join(line for block in arranged for line in [*block, draw(st.sampled_from(["", "\n"]))]) + "\n"
     )
