@@ -119,7 +119,8 @@ def test_later_partnership_wins_whatever_the_file_order(toy):
 
     m = HedgingModel(ens.scenario, 1, seed=1)
     m.run()
-    assert m.view["tier"][1, 0] == 3  # tier 3 at the end: the 2003 downgrade is the later event
+    blue = m.spec.powers.index("blue")
+    assert m.view["tier"][blue, 0] == 3  # tier 3 at the end: the 2003 downgrade is the later event
 
 
 def test_a_power_can_have_its_own_aid_volatility(csp2023):
