@@ -43,7 +43,28 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Group(click.Group):
-    """The command group; it keeps the command line as typed, for the results' manifest."""
+    """The command group; it keeps the command line as typed, for the results' manifest, and says
+    what is wrong with a command line in one line (``hedgesim: --runs: ...``), exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.NoArgsIsHelpError as err:
+            err.show()  # no command at all: the help, as before
+            sys.exit(err.exit_code)
+        except click.UsageError as err:
+            where = f"{err.ctx.info_name}: " if err.ctx is not None and err.ctx.parent is not None else ""
+            click.echo(f"hedgesim: {where}{' '.join(err.format_message().split())}", err=True)
+            sys.exit(2)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.exceptions.Abort:
+            click.echo("hedgesim: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         argv = list(args)

@@ -202,3 +202,21 @@ def test_the_last_line_says_whether_trajectories_were_written(tmp_path, monkeypa
         in last(res)
     )
     assert not (tmp_path / "c" / "trajectories.npy").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", CSP, "--runs", "10000001"], ["hedgesim: run:", "--runs", "10000001"]),
+        (["run", CSP, "--runs", "0"], ["hedgesim: run:", "--runs"]),
+        (["run", CSP, "--bogus"], ["hedgesim: run:", "No such option '--bogus'"]),
+        (["runn"], ["hedgesim:", "No such command 'runn'"]),
+        (["compare", CSP], ["hedgesim: compare:"]),
+    ],
+)
+def test_a_bad_command_line_gives_one_line(args, words):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "Usage" not in res.output, res.output
+    for word in words:
+        assert word in res.output, res.output
