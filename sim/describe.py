@@ -18,18 +18,19 @@ from sim.events import SHOCK_ATTRIBUTES, Event
 from sim.quantities import Dist
 from sim.scenario import GreatPower, Parameters, Scenario
 
-_POWER_FIELDS = (
-    "budget",
-    "aid",
-    "interest",
-    "conditionality",
-    "presence",
-    "pressure",
-    "engagement",
-    "influence",
-    "capability",
-    "proximity",
-)
+#: The great powers' columns: field and title.
+_POWER_COLUMNS = {
+    "budget": "budget USD m/q",
+    "aid": "aid USD m/q",
+    "interest": "interest",
+    "conditionality": "conditionality",
+    "presence": "presence",
+    "pressure": "pressure",
+    "engagement": "engagement",
+    "influence": "influence",
+    "capability": "capability",
+    "proximity": "proximity",
+}
 _TIERS = {1: "comprehensive strategic partnership", 2: "strategic partnership", 3: "other"}
 
 
@@ -93,28 +94,14 @@ def describe(sc: Scenario) -> str:
             f"tier {tier} ({_TIERS[tier]})"
         )
     out += ["", "Great powers"]
-    cols = (
-        "budget USD m/q",
-        "aid USD m/q",
-        "interest",
-        "conditionality",
-        "presence",
-        "pressure",
-        "engagement",
-        "influence",
-        "capability",
-        "proximity",
-    )
+    cols = tuple(_POWER_COLUMNS.values())
     width = max(len(name[p]) for p in sc.powers)
     out.append("  " + " " * width + "  " + "  ".join(cols))
     for p in sc.powers:
         a = sc.actors[p]
         assert isinstance(a, GreatPower)
         initial = {"aid": a.aid if a.aid is not None else a.budget * a.interest}
-        vals = [
-            f"{initial.get(f, getattr(a, f)):g}".rjust(len(c))
-            for f, c in zip(_POWER_FIELDS, cols, strict=True)
-        ]
+        vals = [f"{initial.get(f, getattr(a, f)):g}".rjust(len(c)) for f, c in _POWER_COLUMNS.items()]
         out.append(f"  {name[p]:<{width}}  " + "  ".join(vals))
 
     out += ["", "Tension at the start (also the level each dyad relaxes to)"]

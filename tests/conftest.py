@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 try:
@@ -131,3 +134,41 @@ title = "cost $\\\\frac{1$ of aid"
 source = 'https://example.org/?q="><script>window.__xss=7</script>'
 """
 )
+
+
+# ---- what holds in every run, at every step, for any valid scenario ----------------------------
+
+
+def share_groups(variables: list[str]) -> dict[str, list[str]]:
+    """Share variables by group: every name with ``.alignment.`` or ``.dependence.`` in it, grouped
+    by what precedes its last part (``isle.alignment.red`` -> ``isle.alignment``; with alignment by
+    dimension, ``isle.alignment.security.red`` -> ``isle.alignment.security``)."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for v in variables:
+        if ".alignment." in v or ".dependence." in v:
+            groups[v.rsplit(".", 1)[0]].append(v)
+    return dict(groups)
+
+
+def check_invariants(ens: Any) -> None:
+    """What holds for every run, at every step, for any valid scenario."""
+    data = ens.data
+    assert np.all(np.isfinite(data)), [
+        v for v, x in zip(ens.variables, data, strict=True) if not np.isfinite(x).all()
+    ]
+    groups = share_groups(ens.variables)
+    assert groups, "no share variables"
+    sc = ens.scenario
+    for group, names in groups.items():
+        assert len(names) == len(sc.powers), (group, names)
+        x = np.stack([ens.values(v) for v in names])
+        assert np.all((x >= 0) & (x <= 1)), group
+        assert np.allclose(x.sum(axis=0), 1.0, atol=1e-9), (group, float(np.abs(x.sum(axis=0) - 1).max()))
+    for v in ens.variables:
+        x = ens.values(v)
+        if v.endswith(".aid"):
+            assert np.all(x >= 0), v
+        elif v.endswith(".tier"):
+            assert np.all(np.isin(x, (1.0, 2.0, 3.0))), v
+        else:
+            assert np.all((x >= 0) & (x <= 1)), v

@@ -7,6 +7,8 @@ import pytest
 
 import sim
 
+from .conftest import check_invariants, share_groups
+
 #: Every parameter at the top of its range (the second case puts them all at 0).
 EXTREME = {
     "inertia": 1.0,
@@ -35,24 +37,10 @@ EXTREME = {
 
 
 def check(ens) -> None:
-    """Finite; levels in 0..1 (aid >= 0, tiers 1..3); every family of shares sums to 1."""
-    for v in ens.variables:
-        x = ens.values(v)
-        assert np.all(np.isfinite(x)), v
-        if v.endswith(".aid"):
-            assert np.all(x >= 0), v
-        elif v.endswith(".tier"):
-            assert np.all(np.isin(x, (1.0, 2.0, 3.0))), v
-        else:
-            assert np.all((x >= 0) & (x <= 1)), v
-    families: dict[str, list[str]] = {}
-    for v in ens.variables:
-        if ".alignment." in v or ".dependence." in v:
-            families.setdefault(v.rsplit(".", 1)[0], []).append(v)
-    assert len(families) == 5  # alignment: mean and three dimensions; dependence
-    for family, names in families.items():
-        total = sum(ens.values(v) for v in names)
-        assert np.allclose(total, 1.0, atol=1e-12), family  # on the simplex
+    """The invariants of every run (tests/conftest.py), and all five families of shares present:
+    alignment (the mean and each of three dimensions) and dependence."""
+    check_invariants(ens)
+    assert len(share_groups(ens.variables)) == 5
 
 
 def test_flagship_stays_in_range(csp2023):
