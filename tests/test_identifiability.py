@@ -10,6 +10,8 @@ import sim
 from sim.quantities import Dist
 from sim.scenario import Parameters
 
+pytestmark = pytest.mark.slow  # two ensembles for each of 36 parameters: the whole suite runs them, the fast part on other Pythons does not
+
 #: Parameters that act only when a power can win an upgrade by its own offer, which never happens
 #: in the flagship (no power both engages enough and holds a third of Cambodia's alignment): they
 #: are checked on the toy scenario under strategic decisions.

@@ -13,6 +13,10 @@ import sim
 
 from .conftest import SCENARIOS
 
+pytestmark = (
+    pytest.mark.slow
+)  # four 500-run ensembles: the whole suite runs them, the fast part on other Pythons does not
+
 RUNS = 500
 
 

@@ -20,6 +20,10 @@ import sim
 
 from .conftest import ROOT, SCENARIOS
 
+pytestmark = (
+    pytest.mark.slow
+)  # every exercise's ensembles: the whole suite runs them, the fast part on other Pythons does not
+
 TEXT = (ROOT / "docs" / "teaching.md").read_text()
 EXERCISES = re.split(r"^### (?=Exercise \d+)", TEXT, flags=re.M)[1:]
 
