@@ -70,6 +70,8 @@ def _knob(rc, key: str):
     return _one(rc, **{"data-knob": key})
 
 
+#: The panels of each view: the small state's (shown first) and the powers' (also read by the
+#: browser tests).
 SMALL_VIEW = (
     "alignment",
     "alignment_economic",

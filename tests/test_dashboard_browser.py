@@ -27,6 +27,8 @@ pytest.importorskip("playwright")
 
 import sim  # noqa: E402
 
+from .test_dashboard_app import POWERS_VIEW, SMALL_VIEW  # noqa: E402
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
@@ -37,16 +39,6 @@ FLAGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
-#: The panels of each view: the small state's (shown first) and the powers'.
-SMALL_VIEW = (
-    "alignment",
-    "alignment_economic",
-    "alignment_security",
-    "alignment_diplomatic",
-    "hedging",
-    "influence",
-)
-POWERS_VIEW = ("aid", "presence", "pressure", "engagement", "tension_powers", "tension_small")
 
 
 @pytest.fixture(scope="session")
