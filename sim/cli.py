@@ -480,6 +480,64 @@ def dashboard(scenario: str | None, port: str, host: str, no_browser: bool) -> N
     serve(scenario, host, int(port), open_browser=not no_browser)
 
 
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option("--port", default="8766", metavar="PORT", show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 lets the classroom's machines in.",
+)
+@click.option(
+    "--round",
+    "length",
+    type=click.Choice(["quarter", "year"]),
+    default="quarter",
+    show_default=True,
+    help="How long a round is.",
+)
+@click.option(
+    "--timer",
+    default=300,
+    type=click.IntRange(0, 86_400),
+    show_default=True,
+    help="Seconds a round stays open once started (0: no timer).",
+)
+@click.option(
+    "--runs",
+    default=100,
+    type=click.IntRange(1, 10_000),
+    show_default=True,
+    help="Runs of the ensemble re-run after each round.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Seed of the runs (default: the scenario's, else 1).",
+)
+@friendly
+def classroom(
+    scenario: str, port: str, host: str, length: str, timer: int, runs: int, seed: int | None
+) -> None:
+    """Start a classroom game: teams play the powers and the small state in their browsers.
+
+    Prints the students' link with the join code, and the teacher's link. Works offline.
+    """
+    from sim.classroom.game import Game
+    from sim.classroom.server import serve
+    from sim.dashboard.server import DashboardError
+    from sim.scenario import load_scenario
+
+    if not port.isdigit():
+        raise DashboardError(f"--port: expected a port from 1 to 65535, found {port!r}")
+    game = Game(
+        load_scenario(scenario), runs=runs, seed=seed, quarters=4 if length == "year" else 1, timer=timer
+    )
+    serve(game, host, int(port))
+
+
 def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None = None) -> str:
     """A few lines: what ran (and with which --set), the key end values with their spread, where
     the files went, and whether the trajectories are among them."""
