@@ -30,6 +30,7 @@ CSS = """
 .classroom .code { font-size: 30px; font-weight: 700; letter-spacing: 4px; color: #26384d; }
 .classroom .error { color: #b3261e; font-weight: 600; }
 .classroom .ok { color: #1b6e2e; font-weight: 600; }
+.classroom .status { font-weight: 600; }
 .classroom .help { font-size: 13px; color: #555; }
 .classroom .v-btn { text-transform: none; letter-spacing: 0; }
 """
@@ -41,6 +42,12 @@ def _query(search: str | None) -> dict[str, str]:
 
 def _e(text: Any) -> str:
     return html.escape(str(text))
+
+
+def Line(text: str, kind: str, testid: str, **attributes: str) -> Any:  # noqa: N802 (an element)
+    """A line of text with a test id (solara.Text takes no attributes)."""
+    attrs = {"data-testid": testid, **{f"data-{k}": v for k, v in attributes.items()}}
+    return solara.HTML(tag="div", unsafe_innerHTML=_e(text), classes=[kind], attributes=attrs)
 
 
 @solara.component
@@ -109,7 +116,7 @@ def JoinPage(game: Game, code: str, bad: bool):
                 attributes={"data-role": role},
             )
     if error:
-        solara.Text(error, classes=["error"], attributes={"data-testid": "error"})
+        Line(error, "error", "error")
 
 
 # ---- a team --------------------------------------------------------------------------------------
@@ -217,7 +224,7 @@ def TeamPage(game: Game, token: str, version: int):
                 )
                 kind, text = message
                 if text:
-                    solara.Text(text, classes=[kind], attributes={"data-testid": "message"})
+                    Line(text, kind, "message")
                 solara.Text(
                     "Your choice stays hidden from the other teams until the round closes. If the timer runs "
                     "out before you submit, the model decides for you.",
@@ -274,11 +281,7 @@ def Status(game: Game, version: int):
     teams = game.teams()
     done = [game.names[r] for r in teams if r in game.submissions]
     text += f" · submitted: {len(done)} of {len(teams)} teams"
-    solara.Text(
-        text,
-        attributes={"data-testid": "status", "data-round": str(game.current)},
-        style="font-weight: 600; display: block",
-    )
+    Line(text, "status", "status", round=str(game.current), rounds=str(len(game.rounds)))
 
 
 @solara.component
@@ -388,7 +391,7 @@ def TeacherPage(game: Game, token: str, version: int):
         solara.Text("Shocks this round: " + "; ".join(s["title"] for s in game.shocks), classes=["help"])
     kind_, text = message
     if text:
-        solara.Text(text, classes=[kind_], attributes={"data-testid": "message"})
+        Line(text, kind_, "message")
     Results(game, version)
     if game.rounds:
         with solara.Row(gap="8px"):
@@ -419,7 +422,10 @@ def TeacherPage(game: Game, token: str, version: int):
 def Debrief(game: Game, version: int):
     made = solara.use_memo(lambda: _debrief(game), [version])
     png, rows = made
-    solara.HTML(tag="h2", unsafe_innerHTML=f"Debrief: {len(game.rounds)} rounds, to {game.rounds[-1].last}")
+    solara.HTML(
+        tag="h2",
+        unsafe_innerHTML=f"Debrief: {len(game.rounds)} round{'s' if len(game.rounds) != 1 else ''}, to {game.rounds[-1].last}",
+    )
     with solara.Div(attributes={"data-testid": "debrief-figure"}):
         solara.Image(png, width="100%")
     head = (

@@ -84,11 +84,15 @@ def figure(game: Game, ens: dict[str, Any]) -> Figure:
                 label=LABELS[path],
             )
         ax.set_title(title, fontsize=11)
+        dates = ens["class"].dates
+        every = max(1, len(dates) // 4)
+        ax.set_xticks(x[::every], dates[::every], fontsize=8)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"{game.base.scenario.title}: the class against the model and history "
+        f"{game.base.scenario.title}: the class against the model and history, {len(game.rounds)} round"
+        f"{'s' if len(game.rounds) != 1 else ''} "
         f"(medians and 50% bands, {game.runs} runs, seed {game.seed})",
         fontsize=11,
     )
