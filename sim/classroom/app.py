@@ -424,7 +424,7 @@ def Debrief(game: Game, version: int):
     png, rows = made
     solara.HTML(
         tag="h2",
-        unsafe_innerHTML=f"Debrief: {len(game.rounds)} round{'s' if len(game.rounds) != 1 else ''}, to {game.rounds[-1].last}",
+        unsafe_innerHTML=f"Debrief: rounds 1 to {len(game.rounds)}, to {game.rounds[-1].last}",
     )
     with solara.Div(attributes={"data-testid": "debrief-figure"}):
         solara.Image(png, width="100%")
