@@ -29,6 +29,15 @@ def new_game(csp, timer: float = 60.0) -> tuple[Game, Clock]:
     return Game(csp, runs=RUNS, seed=7, timer=timer, clock=clock), clock
 
 
+def play(game: Game, *moves: tuple[str, dict]) -> None:
+    """One round: the teams submit while the round waits, then the teacher starts it (it closes)."""
+    for token, data in moves:
+        game.submit(token, data)
+    n = len(game.rounds)
+    game.pause(game.teacher_token, False)
+    assert len(game.rounds) == n + 1 and game.paused
+
+
 def test_join_gives_one_token_per_team_and_refuses_bad_codes(csp):
     game, _ = new_game(csp)
     token = game.join(game.join_code.lower(), "japan")
@@ -124,7 +133,7 @@ def test_the_timer_lets_the_model_decide_for_late_teams_and_pause_stops_it(csp):
     r = game.rounds[0]
     assert r.by["us"] == "team" and r.by["japan"] == "model"
     assert isinstance(r.choices["japan"], PowerChoice)
-    assert game.left() == pytest.approx(60)  # the next round's timer starts afresh
+    assert game.paused and game.left() == pytest.approx(60)  # the next round waits for the teacher
 
 
 def test_the_small_state_accepts_an_offer_and_grants_access(csp):
@@ -147,32 +156,27 @@ def test_the_small_state_accepts_an_offer_and_grants_access(csp):
 def test_undo_drops_the_last_round_and_replaying_gives_the_same_numbers(csp):
     game, _ = new_game(csp)
     us = game.join(game.join_code, "us")
-    game.pause(game.teacher_token, False)
-    game.submit(us, {"aid": 1.5})
-    game.submit(us, {"governance": "sanction"})
+    play(game, (us, {"aid": 1.5}))
+    play(game, (us, {"governance": "sanction"}))
     first = game.ensemble.values("cambodia.alignment.us")
-    game.submit(us, {"presence": "expand"})
+    play(game, (us, {"presence": "expand"}))
     assert len(game.rounds) == 3
     gone = game.undo(game.teacher_token)
     assert gone.number == 3 and len(game.rounds) == 2 and game.paused
     assert np.array_equal(game.ensemble.values("cambodia.alignment.us"), first)
-    game.pause(game.teacher_token, False)
-    game.submit(us, {"presence": "expand"})
+    play(game, (us, {"presence": "expand"}))
     again = game.ensemble.values("cambodia.alignment.us")
     game.undo(game.teacher_token)
-    game.pause(game.teacher_token, False)
-    game.submit(us, {"presence": "expand"})
+    play(game, (us, {"presence": "expand"}))
     assert np.array_equal(game.ensemble.values("cambodia.alignment.us"), again)
 
 
 def test_the_export_reproduces_the_game(csp, tmp_path):
     game, _ = new_game(csp)
     us, cam = game.join(game.join_code, "us"), game.join(game.join_code, "cambodia")
-    game.pause(game.teacher_token, False)
     game.inject(game.teacher_token, {"kind": "port_call", "power": "japan"})
     for _ in range(2):
-        game.submit(us, {"governance": "criticise"})
-        game.submit(cam, {"framework": "china"})
+        play(game, (us, {"governance": "criticise"}), (cam, {"framework": "china"}))
     path = tmp_path / "game.toml"
     path.write_text(game.export_toml())
     again = sim.run(sim.load_scenario(path), progress=False)
@@ -212,9 +216,8 @@ def test_debrief_compares_three_paths_with_common_random_numbers(csp):
     with pytest.raises(GameError, match="no round"):
         debrief.ensembles(game)
     us = game.join(game.join_code, "us")
-    game.pause(game.teacher_token, False)
     for _ in range(3):
-        game.submit(us, {"aid": 0.5, "governance": "sanction"})
+        play(game, (us, {"aid": 0.5, "governance": "sanction"}))
     ens = debrief.ensembles(game)
     assert set(ens) == {"class", "model", "history"}
     assert all(e.dates == ens["class"].dates for e in ens.values())

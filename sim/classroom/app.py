@@ -127,8 +127,8 @@ def TeamPage(game: Game, token: str, version: int):
     brief = solara.use_memo(lambda: game.briefing(role), [version])
     mine = game.submissions.get(role)
     is_power = role in game.powers
-    form, set_form = solara.use_state({})
-    solara.use_memo(lambda: set_form({}), [len(game.rounds)])
+    kept, set_form = solara.use_state({})
+    form = kept if kept.get("_round") == game.current else {"_round": game.current}  # a new round: afresh
 
     def field(key: str, default: Any) -> Any:
         if key in form:

@@ -117,7 +117,8 @@ class Game:
         scenario: the scenario the class plays from its start.
         runs, seed: the ensemble re-run after each round (seed: the scenario's, else 1).
         quarters: quarters per round (1, or 4 for a year).
-        timer: seconds a round stays open once the teacher starts it (0: no timer).
+        timer: seconds a round stays open once the teacher starts it (0: no timer). Every round
+            waits, paused, for the teacher to start it (time to talk over the last outcome).
         clock: a monotonic clock in seconds (tests pass their own).
     """
 
@@ -393,8 +394,7 @@ class Game:
             raise
         rnd.bands = bands(self.ensemble, last - self.base.start, self.powers, self.small)
         self.submissions, self.shocks = {}, []
-        self.remaining = self.timer
-        self.running_since = None if self.paused else self.clock()
+        self.paused, self.remaining, self.running_since = True, self.timer, None  # the teacher starts it
         self._touch()
         return rnd
 
