@@ -66,7 +66,7 @@ def figure(game: Game, ens: dict[str, Any]) -> Figure:
     small = game.small
     panels = [(f"{small}.alignment.{p}", f"Alignment toward {game.names[p]}") for p in game.powers]
     panels.append((f"{small}.hedging_index", "Hedging index"))
-    fig = Figure(figsize=(3.2 * len(panels), 3.4), layout="constrained")
+    fig = Figure(figsize=(3.2 * len(panels), 3.7), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     x = quarter_x(ens["class"].dates)
     for ax, (var, title) in zip(axes, panels, strict=True):
@@ -91,9 +91,8 @@ def figure(game: Game, ens: dict[str, Any]) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"{game.base.scenario.title}: the class against the model and history, {len(game.rounds)} round"
-        f"{'s' if len(game.rounds) != 1 else ''} "
-        f"(medians and 50% bands, {game.runs} runs, seed {game.seed})",
+        f"{game.base.scenario.title}\nthe class against the model and history, {len(game.rounds)} round"
+        f"{'s' if len(game.rounds) != 1 else ''} (medians and 50% bands, {game.runs} runs, seed {game.seed})",
         fontsize=11,
     )
     return fig
