@@ -57,9 +57,10 @@ def Page():
     game = current()
     solara.Style(CSS)
     solara.Title("hedgesim classroom")
-    version = _use_game_version(game, ticking="teacher" in query)
+    teacher = "teacher" in query and game.is_teacher(query["teacher"])
+    version = _use_game_version(game, teacher)
     with solara.Column(classes=["classroom"], gap="6px"):
-        if "teacher" in query and game.is_teacher(query["teacher"]):
+        if teacher:
             TeacherPage(game, query["teacher"], version)
         elif "team" in query and query["team"] in game.tokens:
             TeamPage(game, query["team"], version)
@@ -67,20 +68,22 @@ def Page():
             JoinPage(game, query.get("code", ""), bad="team" in query or "teacher" in query)
 
 
-def _use_game_version(game: Game, ticking: bool) -> int:
-    """The game's change counter, kept current by a thread that waits on it (and, on the teacher's
-    page, moved once a second while the timer runs, so that the countdown shows)."""
-    version, set_version = solara.use_state(game.version)
+def _use_game_version(game: Game, teacher: bool) -> int:
+    """The game's change counter, kept current by a thread that waits on it: every change for the
+    teacher's page (and a tick a second while the timer runs, so that the countdown shows), the
+    public ones for the others (:meth:`Game.wait`)."""
+    public = not teacher
+    version, set_version = solara.use_state(game.public if public else game.version)
     tick, set_tick = solara.use_state(0)
 
     def follow(cancel: Any) -> None:
-        seen = game.version
+        seen = game.public if public else game.version
         while not cancel.is_set():
-            now = game.wait(seen, 1.0)
+            now = game.wait(seen, 1.0, public=public)
             if now != seen:
                 seen = now
                 set_version(now)
-            elif ticking and not game.paused and game.left() is not None:
+            elif teacher and not game.paused and game.left() is not None:
                 set_tick(lambda t: t + 1)
 
     solara.use_thread(follow, dependencies=[], intrusive_cancel=False)

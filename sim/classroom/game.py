@@ -159,7 +159,8 @@ class Game:
         self.paused = True
         self.remaining = self.timer
         self.running_since: float | None = None
-        self.version = 0
+        self.version = 0  # counts every change (the teacher's page follows it)
+        self.public = 0  # counts the changes every team sees: rounds, undo, the timer
         self.ensemble: Any = None
         self.address = "http://127.0.0.1:8765/"  # where students reach the server (set by it)
         self._lock = self.lock = threading.RLock()
@@ -179,7 +180,7 @@ class Game:
             if role not in self.seats:
                 token = secrets.token_urlsafe(12)
                 self.seats[role], self.tokens[token] = token, role
-                self._touch()
+                self._touch(public=False)
             return self.seats[role]
 
     def role_of(self, token: str | None) -> str:
@@ -224,9 +225,10 @@ class Game:
                 raise GameError("the game is over; no more rounds")
             choice = self.parse(role, data)
             self.submissions[role] = choice
-            self._touch()
             if not self.paused and all(r in self.submissions for r in self.teams()):
-                self._close()
+                self._close()  # one change for the pages: the round closed
+            else:
+                self._touch(public=False)
             return choice
 
     def parse(self, role: str, data: dict[str, Any]) -> Choice:
@@ -313,7 +315,7 @@ class Game:
                 loc = ".".join(map(str, first_error["loc"]))
                 raise GameError(f"shock: {loc}: {first_error['msg']}") from None
             self.shocks.append(ev)
-            self._touch()
+            self._touch(public=False)
             return ev
 
     def pause(self, token: str, paused: bool) -> None:
@@ -709,15 +711,20 @@ class Game:
             return out
 
     # ---- change notification -------------------------------------------------------------------
-    def _touch(self) -> None:
+    def _touch(self, public: bool = True) -> None:
+        """Wake the pages: all of them for a public change, the teacher's for any."""
         self.version += 1
+        self.public += public
         self._changed.notify_all()
 
-    def wait(self, version: int, timeout: float) -> int:
-        """Block until the game changes from ``version`` (or ``timeout`` s pass); the new version."""
+    def wait(self, version: int, timeout: float, public: bool = False) -> int:
+        """Block until the game changes from ``version`` (or ``timeout`` s pass); the new version.
+        ``public``: count only the changes every team sees (:attr:`public`), not another team's
+        submission, so 30 pages are not redrawn at each of them."""
+        counter = (lambda: self.public) if public else (lambda: self.version)
         with self._changed:
-            self._changed.wait_for(lambda: self.version != version, timeout=timeout)
-            return self.version
+            self._changed.wait_for(lambda: counter() != version, timeout=timeout)
+            return counter()
 
 
 _CURRENT: list[Game] = []
