@@ -159,6 +159,7 @@ class Game:
         self.paused = True
         self.remaining = self.timer
         self.running_since: float | None = None
+        self._histories: dict[tuple[int, frozenset[str]], list[dict[str, Any]]] = {}
         self.version = 0  # counts every change (the teacher's page follows it)
         self.public = 0  # counts the changes every team sees: rounds, undo, the timer
         self.ensemble: Any = None
@@ -589,9 +590,12 @@ class Game:
         a team) the upgrades and access from then (the class decides those)."""
         from sim.events import KINDS
 
+        played = self.played if self.played is not None else frozenset(self.seats)
+        key = (upto, frozenset(played))
+        if key in self._histories:
+            return self._histories[key]
         sc = self.base
         kept_titles = {e.title for e in sc.events_in_play()}
-        played = self.played if self.played is not None else frozenset(self.seats)
         first, _ = self.round_dates(1)
         out = []
         for e in sc.raw().get("events", []):
@@ -604,6 +608,7 @@ class Game:
                 if self.small in played and e["kind"] in ("partnership", "naval_access"):
                     continue
             out.append(e)
+        self._histories[key] = out
         return out
 
     def scenario(self, upto: int | None = None) -> Scenario:
