@@ -125,33 +125,11 @@ def JoinPage(game: Game, code: str, bad: bool):
 # ---- a team --------------------------------------------------------------------------------------
 @solara.component
 def TeamPage(game: Game, token: str, version: int):
+    """A team's page. The form is a component of its own whose arguments never change, so that a
+    closed round redraws only the status, the briefing and the outcomes (30 pages redraw at once)."""
     role = game.role_of(token)
-    message, set_message = solara.use_state(("", ""))
+    message, set_message = solara.use_state((0, "", ""))
     brief = solara.use_memo(lambda: game.briefing(role), [version])
-    mine = game.submissions.get(role)
-    is_power = role in game.powers
-    kept, set_form = solara.use_state({})
-    form = kept if kept.get("_round") == game.current else {"_round": game.current}  # a new round: afresh
-
-    def field(key: str, default: Any) -> Any:
-        if key in form:
-            return form[key]
-        if mine is not None:
-            value = getattr(mine, key)
-            return list(value) if isinstance(value, tuple) else value
-        return default
-
-    def put(key: str, value: Any) -> None:
-        set_form({**form, key: value})
-
-    def submit() -> None:
-        data = {k: field(k, d) for k, d in _defaults(is_power).items()}
-        try:
-            game.submit(token, data)
-            set_message(("ok", "Submitted: you may change it until the round closes."))
-        except HedgesimError as err:
-            set_message(("error", str(err)))
-
     solara.HTML(tag="h1", unsafe_innerHTML=f"{_e(game.names[role])} · {_e(game.base.scenario.title)}")
     Status(game, version)
     with solara.Row(gap="24px", style="flex-wrap: wrap; align-items: flex-start"):
@@ -168,72 +146,94 @@ def TeamPage(game: Game, token: str, version: int):
         if not game.over:
             with solara.Column(gap="4px", style="min-width: 360px", classes=["choice"]):
                 solara.HTML(tag="h2", unsafe_innerHTML=f"Your choice for round {game.current}")
-                if is_power:
-                    Toggle(
-                        "Aid (times the present flow)",
-                        "aid",
-                        [f"{a:g}" for a in AID_STEPS],
-                        f"{field('aid', 1.0):g}",
-                        lambda v: put("aid", float(v)),
-                    )
-                    Toggle(
-                        "Security presence",
-                        "presence",
-                        list(PRESENCE_MOVES),
-                        field("presence", "hold"),
-                        lambda v: put("presence", v),
-                    )
-                    Toggle(
-                        "Governance",
-                        "governance",
-                        list(GOVERNANCE),
-                        field("governance", "quiet"),
-                        lambda v: put("governance", v),
-                    )
-                    Toggle(
-                        "Offer a partnership upgrade",
-                        "offer",
-                        ["no", "yes"],
-                        "yes" if field("offer", False) else "no",
-                        lambda v: put("offer", v == "yes"),
-                    )
-                else:
-                    names = [game.names[p] for p in game.powers]
-                    keys = dict(zip(names, game.powers, strict=True))
-                    accepted = [game.names[p] for p in field("accept", [])]
-                    with solara.Div(attributes={"data-field": "accept"}):
-                        solara.Text("Accept an upgrade offered by", style="font-weight: 600")
-                        solara.ToggleButtonsMultiple(
-                            accepted, values=names, on_value=lambda v: put("accept", [keys[n] for n in v])
-                        )
-                    for key, label in (
-                        ("access", "Grant naval access to"),
-                        ("framework", "Sign a framework with"),
-                    ):
-                        chosen = field(key, None)
-                        Toggle(
-                            label,
-                            key,
-                            ["nobody", *names],
-                            game.names[chosen] if chosen else "nobody",
-                            lambda v, key=key: put(key, keys.get(v)),
-                        )
-                solara.Button(
-                    "Submit",
-                    on_click=submit,
-                    color="#26384d",
-                    dark=True,
-                    attributes={"data-testid": "submit"},
-                )
-                kind, text = message
-                if text:
+                ChoiceForm(game, token, set_message)
+                number, kind, text = message
+                if text and number == game.current:
                     Line(text, kind, "message")
                 solara.Text(
-                    "Your choice stays hidden from the other teams until the round closes. If the timer runs "
-                    "out before you submit, the model decides for you.",
+                    "Your choice stays hidden from the other teams until the round closes; your last "
+                    "choice is selected. If the timer runs out before you submit, the model decides for you.",
                     classes=["help"],
                 )
     Results(game, version)
+
+
+@solara.component
+def ChoiceForm(game: Game, token: str, on_message: Any):
+    """The menu of a team (its last choice selected) and the Submit button."""
+    role = game.role_of(token)
+    is_power = role in game.powers
+    form, set_form = solara.use_state({})
+
+    def field(key: str, default: Any) -> Any:
+        if key in form:
+            return form[key]
+        mine = game.submissions.get(role) or game.last_choice(role)
+        if mine is not None:
+            value = getattr(mine, key)
+            return list(value) if isinstance(value, tuple) else value
+        return default
+
+    def put(key: str, value: Any) -> None:
+        set_form({**form, key: value})
+
+    def submit() -> None:
+        data = {k: field(k, d) for k, d in _defaults(is_power).items()}
+        number = game.current
+        try:
+            game.submit(token, data)
+            on_message((number, "ok", "Submitted: you may change it until the round closes."))
+        except HedgesimError as err:
+            on_message((number, "error", str(err)))
+
+    if is_power:
+        Toggle(
+            "Aid (times the present flow)",
+            "aid",
+            [f"{a:g}" for a in AID_STEPS],
+            f"{field('aid', 1.0):g}",
+            lambda v: put("aid", float(v)),
+        )
+        Toggle(
+            "Security presence",
+            "presence",
+            list(PRESENCE_MOVES),
+            field("presence", "hold"),
+            lambda v: put("presence", v),
+        )
+        Toggle(
+            "Governance",
+            "governance",
+            list(GOVERNANCE),
+            field("governance", "quiet"),
+            lambda v: put("governance", v),
+        )
+        Toggle(
+            "Offer a partnership upgrade",
+            "offer",
+            ["no", "yes"],
+            "yes" if field("offer", False) else "no",
+            lambda v: put("offer", v == "yes"),
+        )
+    else:
+        names = [game.names[p] for p in game.powers]
+        keys = dict(zip(names, game.powers, strict=True))
+        accepted = [game.names[p] for p in field("accept", [])]
+        with solara.Div(attributes={"data-field": "accept"}):
+            solara.Text("Accept an upgrade offered by", style="font-weight: 600")
+            solara.ToggleButtonsMultiple(
+                accepted, values=names, on_value=lambda v: put("accept", [keys[n] for n in v])
+            )
+        for key, label in (("access", "Grant naval access to"), ("framework", "Sign a framework with")):
+            chosen = field(key, None)
+            Toggle(
+                label,
+                key,
+                ["nobody", *names],
+                game.names[chosen] if chosen else "nobody",
+                lambda v, key=key: put(key, keys.get(v)),
+            )
+    solara.Button("Submit", on_click=submit, color="#26384d", dark=True, attributes={"data-testid": "submit"})
 
 
 def _defaults(is_power: bool) -> dict[str, Any]:

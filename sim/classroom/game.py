@@ -290,6 +290,10 @@ class Game:
             raise GameError(f"{who}: offer: already in the top tier of partnership")
         return PowerChoice(float(aid), presence, governance, offer)
 
+    def last_choice(self, role: str) -> Choice | None:
+        """A team's choice in the last round played (None if none)."""
+        return self.rounds[-1].choices.get(role) if self.rounds else None
+
     def inject(self, token: str, event: dict[str, Any]) -> dict[str, Any]:
         """The teacher adds a shock (an event of the scenario's catalogue) to the open round."""
         from pydantic import ValidationError
