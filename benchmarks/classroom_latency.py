@@ -9,7 +9,8 @@ shows the new quarter within 1 s of the last submission.
 2. In the browser (when /usr/bin/chromium exists): ``hedgesim classroom`` on 127.0.0.1, 30 pages
    in one headless Chromium (seven or eight students per team, and the teacher); every team
    submits, and the time from the last team's click to the moment the last page shows the new
-   round (each page notes that moment itself, with a MutationObserver, on the machine's clock).
+   round (each page notes that moment itself, with a MutationObserver, on the machine's clock),
+   and to the moment the server drew the last page (the status line's ``data-drawn``).
 
     .venv/bin/python benchmarks/classroom_latency.py [--clients 30] [--rounds 3]
 """
@@ -80,7 +81,7 @@ WATCH = """n => {
 }"""
 
 
-def in_browser(clients: int, rounds: int) -> list[float] | None:
+def in_browser(clients: int, rounds: int) -> list[tuple[float, float]] | None:
     if not Path("/usr/bin/chromium").exists():
         return None
     from playwright.sync_api import sync_playwright
@@ -153,7 +154,10 @@ def in_browser(clients: int, rounds: int) -> list[float] | None:
                 for page in pages:
                     page.locator(f"[data-testid=status][data-round='{n + 1}']").wait_for(timeout=60_000)
                 shown = [page.evaluate("window.__shown") for page in pages]
-                out.append((max(shown) - t0) / 1000)
+                drawn = [
+                    float(page.locator("[data-testid=status]").get_attribute("data-drawn")) for page in pages
+                ]
+                out.append(((max(shown) - t0) / 1000, max(drawn) - t0 / 1000))
             browser.close()
         return out
     finally:
@@ -178,7 +182,8 @@ def main() -> None:
     if measured is None:
         print("browser: /usr/bin/chromium not found, skipped")
         return
-    show(f"browser: last submission to {args.clients} pages on the new round", measured)
+    show(f"browser: last submission to {args.clients} pages on the new round", [m[0] for m in measured])
+    show("  of which: to the server's last page drawn", [m[1] for m in measured])
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
