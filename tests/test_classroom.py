@@ -224,3 +224,37 @@ def test_debrief_compares_three_paths_with_common_random_numbers(csp):
     rows = dict(debrief.table(game, ens))
     assert rows["alignment toward United States"]["class"] < rows["alignment toward United States"]["history"]
     assert debrief.png(debrief.figure(game, ens))[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope.toml"], "nope.toml: no such file"),
+        (["scenarios/csp2023.toml", "--port", "http"], "--port: expected a port from 1 to 65535"),
+        (["scenarios/csp2023.toml", "--port", "70000"], "--port: expected a port from 1 to 65535"),
+        (["scenarios/csp2023.toml", "--round", "month"], "--round"),
+        (["scenarios/csp2023.toml", "--timer", "-5"], "--timer"),
+        (["scenarios/csp2023.toml", "--runs", "0"], "--runs"),
+    ],
+)
+def test_bad_command_lines_are_one_line_and_exit_2(args, message, monkeypatch):
+    from click.testing import CliRunner
+
+    from sim.cli import main
+    from sim.scenario import bundled_dir
+
+    monkeypatch.chdir(bundled_dir().parent)
+    result = CliRunner().invoke(main, ["classroom", *args])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().count("\n") == 0 and message in result.output
+
+
+def test_a_teams_choice_is_hidden_from_the_others_until_the_round_closes(csp):
+    game, _ = new_game(csp)
+    japan, us = game.join(game.join_code, "japan"), game.join(game.join_code, "us")
+    seen = (game.briefing("us"), game.news(), game.public)
+    game.submit(japan, {"aid": 1.25, "offer": True})
+    assert (game.briefing("us"), game.news(), game.public) == seen  # nothing the US page shows moved
+    assert game.role_of(us) == "us" and game.last_choice("us") is None
+    play(game, (us, {}))
+    assert game.briefing("us") != seen[0] and game.rounds[0].choices["japan"].offer
