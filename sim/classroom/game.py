@@ -495,10 +495,12 @@ class Game:
 
     def _model_offers(self, power: str, first: int) -> bool:
         """sim.agents.GreatPower.offer_upgrade: engagement at least ``upgrade_engagement``."""
-        threshold = self.base.parameters.upgrade_engagement
-        if not isinstance(threshold, int | float):
-            threshold = threshold.mean() if hasattr(threshold, "mean") else 0.6
-        return self._at(f"{power}.engagement", first - 1 - self.base.start) >= threshold
+        return self._at(f"{power}.engagement", first - 1 - self.base.start) >= self._upgrade_engagement()
+
+    def _upgrade_engagement(self) -> float:
+        """The scenario's ``upgrade_engagement`` (a distribution's mean, for the menu's rule)."""
+        value = self.base.parameters.upgrade_engagement
+        return float(value) if isinstance(value, int | float) else float(value.mean())
 
     def _model_accepts(self, power: str) -> bool:
         """The small state accepts when its mean alignment share toward the power is at least 1/P."""
@@ -539,9 +541,7 @@ class Game:
             presence = "hold"
         pressed = q("pressure", t) - q("pressure", t - 1)
         governance = "criticise" if pressed > 0.02 else "endorse" if pressed < -0.02 else "quiet"
-        threshold = self.base.parameters.upgrade_engagement
-        threshold = threshold if isinstance(threshold, int | float) else 0.6
-        offer = q("engagement", t) >= threshold and self.tier(role) > 1
+        offer = q("engagement", t) >= self._upgrade_engagement() and self.tier(role) > 1
         return PowerChoice(aid, presence, governance, offer)
 
     # ---- what the game's choices add up to -----------------------------------------------------
