@@ -126,8 +126,8 @@ def JoinPage(game: Game, code: str, bad: bool):
 # ---- a team --------------------------------------------------------------------------------------
 @solara.component
 def TeamPage(game: Game, token: str, version: int):
-    """A team's page. The form is a component of its own whose arguments never change, so that a
-    closed round redraws only the status, the briefing and the outcomes (30 pages redraw at once)."""
+    """A team's page. The form is a component of its own whose arguments change only with the round,
+    so that another team's move redraws nothing here."""
     role = game.role_of(token)
     message, set_message = solara.use_state((0, "", ""))
     brief = solara.use_memo(lambda: game.briefing(role), [version])
@@ -147,29 +147,32 @@ def TeamPage(game: Game, token: str, version: int):
         if not game.over:
             with solara.Column(gap="4px", style="min-width: 360px", classes=["choice"]):
                 solara.HTML(tag="h2", unsafe_innerHTML=f"Your choice for round {game.current}")
-                ChoiceForm(game, token, set_message)
+                ChoiceForm(game, token, game.current, set_message)
                 number, kind, text = message
                 if text and number == game.current:
                     Line(text, kind, "message")
                 solara.Text(
-                    "Your choice stays hidden from the other teams until the round closes; your last "
-                    "choice is selected. If the timer runs out before you submit, the model decides for you.",
+                    "Your choice stays hidden from the other teams until the round closes. Each item is a "
+                    "change from now. If the timer runs out before you submit, the model decides for you.",
                     classes=["help"],
                 )
     Results(game, version)
 
 
 @solara.component
-def ChoiceForm(game: Game, token: str, on_message: Any):
-    """The menu of a team (its last choice selected) and the Submit button."""
+def ChoiceForm(game: Game, token: str, number: int, on_message: Any):
+    """The menu of a team for round ``number`` and the Submit button. Every item is a change (aid
+    x1.25 raises it again), so a new round starts from "no change", or from what the team has
+    submitted in it (a reopened laptop shows it)."""
     role = game.role_of(token)
     is_power = role in game.powers
-    form, set_form = solara.use_state({})
+    kept, set_form = solara.use_state({})
+    form = kept if kept.get("_round") == number else {"_round": number}
 
     def field(key: str, default: Any) -> Any:
         if key in form:
             return form[key]
-        mine = game.submissions.get(role) or game.last_choice(role)
+        mine = game.submissions.get(role)
         if mine is not None:
             value = getattr(mine, key)
             return list(value) if isinstance(value, tuple) else value
