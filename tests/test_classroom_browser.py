@@ -1,7 +1,8 @@
 """The classroom game in real browsers: a teacher and four teams, each in its own Chromium context.
 
 One game, played through the pages only: three rounds, one team late in the second (the timer
-runs out and the model decides for it), the third undone and played again, the debrief drawn and
+runs out and the model decides for it), a laptop closed and opened again mid-round, the third
+round undone and played again, the debrief drawn and
 the game exported; the exported scenario, run again, gives the numbers the pages showed. Every
 request that the pages make to anything but the app itself fails the test. Chromium is Debian's
 (tests/test_dashboard_browser.py says how it is found).
@@ -159,6 +160,14 @@ def test_a_class_plays_three_rounds(browser, server, tmp_path):
                 page.locator("[data-testid=submit]").click()
                 page.locator("[data-testid=message].ok").wait_for()
         teacher.locator("[data-testid=teams]").get_by_text("submitted").nth(2 if late else 3).wait_for()
+        if n == 2:  # Japan's laptop is closed and opened again: the same team, its choice selected
+            url = teams["japan"].url
+            teams["japan"].context.close()
+            teams["japan"] = _page(browser, outside, url)
+            teams["japan"].locator("[data-field=offer] .v-btn--active", has_text="yes").wait_for(
+                timeout=30_000
+            )
+            assert "Japan" in teams["japan"].locator("h1").inner_text()
         teacher.locator("[data-testid=pause]").click()  # start the timer: the round closes
         for page in (teacher, *teams.values()):
             _round(page, n + 1, timeout=(TIMER + 30) * 1000)
