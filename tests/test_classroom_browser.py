@@ -2,10 +2,10 @@
 
 One game, played through the pages only: three rounds, one team late in the second (the timer
 runs out and the model decides for it), a laptop closed and opened again mid-round, the third
-round undone and played again, the debrief drawn and
-the game exported; the exported scenario, run again, gives the numbers the pages showed. Every
-request that the pages make to anything but the app itself fails the test. Chromium is Debian's
-(tests/test_dashboard_browser.py says how it is found).
+round undone and played again, the debrief drawn and the game exported; the exported scenario,
+run again, gives the numbers the pages showed. Every request that the pages make to anything but
+the app itself fails the test. Chromium is Debian's (tests/test_dashboard_browser.py says how it
+is found).
 """
 
 from __future__ import annotations
