@@ -299,7 +299,7 @@ def Results(game: Game, version: int):
     solara.HTML(tag="h2", unsafe_innerHTML="Outcomes: medians [5th–95th percentile of runs]")
     small = game.small
     head = (
-        "<tr><th>Round</th><th>Quarter</th>"
+        "<tr><th>Round</th><th>Outcome at</th>"
         + "".join(f"<th>{_e(game.names[small])} toward {_e(game.names[p])}</th>" for p in game.powers)
         + "<th>Hedging index</th><th>Decided by</th></tr>"
     )
@@ -322,7 +322,7 @@ def Results(game: Game, version: int):
 # ---- the teacher ---------------------------------------------------------------------------------
 @solara.component
 def TeacherPage(game: Game, token: str, version: int):
-    message, set_message = solara.use_state(("", ""))
+    message, set_message = solara.use_state((0, "", ""))  # (round, kind, text): shown in its round
     kind, set_kind = solara.use_state(SHOCK_KINDS[0])
     power, set_power = solara.use_state(game.powers[0])
     shown, set_shown = solara.use_state(False)
@@ -330,9 +330,9 @@ def TeacherPage(game: Game, token: str, version: int):
     def act(f: Any, done: str) -> None:
         try:
             f()
-            set_message(("ok", done))
+            set_message((game.current, "ok", done))
         except HedgesimError as err:
-            set_message(("error", str(err)))
+            set_message((game.current, "error", str(err)))
 
     url = f"{game.address}?code={game.join_code}"
     solara.HTML(tag="h1", unsafe_innerHTML=f"Teacher · {_e(game.base.scenario.title)}")
@@ -397,8 +397,8 @@ def TeacherPage(game: Game, token: str, version: int):
         )
     if game.shocks:
         solara.Text("Shocks this round: " + "; ".join(s["title"] for s in game.shocks), classes=["help"])
-    kind_, text = message
-    if text:
+    number, kind_, text = message
+    if text and number == game.current:
         Line(text, kind_, "message")
     Results(game, version)
     if game.rounds:
