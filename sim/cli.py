@@ -527,3 +527,60 @@ def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None =
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--runs", type=click.IntRange(1, MAX_RUNS), help="Number of runs, at most 10^7 (default: the scenario's)."
+)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's, else a fresh one)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder for the table and figure (default: results/<name>/<time>_check/).",
+)
+@set_option("Change a value, e.g. --set inertia=0.3. Repeatable.")
+@output_options
+@friendly
+def check(
+    scenario: str,
+    runs: int | None,
+    seed: int | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Check a scenario against history: the named patterns of sim/patterns.py over its ensemble.
+
+    Prints pattern, expected, measured (mean over runs, with the 5th-95th percentile of the runs)
+    and whether it holds; writes patterns.csv and check.png, a figure of the simulated bands against the
+    observed points. Exit code 1 when a pattern not marked as a known failure does not hold.
+    """
+    from sim.folders import check_folder, default_folder, staging
+    from sim.patterns import evaluate
+    from sim.scenario import load_scenario
+
+    sc = overridden(load_scenario(scenario), sets)
+    if out is not None:
+        check_folder(out, force)
+    report = evaluate(sc, runs=runs, seed=seed)
+    folder = out if out is not None else default_folder(sc.name, "check")
+    with staging(folder, force, reserved=out is None) as tmp:
+        report.table().to_csv(tmp / "patterns.csv", index=False)
+        if not no_figures:
+            from sim.pattern_plots import check_figure
+
+            check_figure(report).savefig(tmp / "check.png", dpi=110)
+    if not quiet:
+        click.echo(report.text())
+        click.echo(f"Table and figure in {folder}")
+    unexpected = [
+        r.pattern.name for r in report.results if r.applies and not r.holds and not r.pattern.known_failure
+    ]
+    if unexpected:
+        sys.exit(1)
