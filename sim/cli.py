@@ -584,3 +584,66 @@ def check(
     ]
     if unexpected:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=LOW:HIGH",
+    help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
+    "(default: weight_reciprocity=0:4 and weight_regime=0:3).",
+)
+@click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Runs of each draw's ensemble.",
+)
+@click.option(
+    "--accept",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of the draws kept (the closest to the data).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Parameters file to write (default: parameters/<name>.toml next to the scenario).",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@friendly
+def calibrate(
+    scenario: str,
+    parameters: tuple[str, ...],
+    draws: int,
+    runs: int,
+    accept: float,
+    seed: int | None,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Fit parameters to UN voting agreement in 1999-2011 by ABC rejection; test on 2012-2015.
+
+    Prints the posterior ranges, the fit and the held-out error next to two naive forecasts, and
+    writes a parameters file that a scenario includes with `parameters_file` in [scenario].
+    """
+    from sim.calibration import calibrate as fit
+    from sim.calibration import parse_prior, write_parameters
+    from sim.scenario import load_scenario
+
+    priors = [parse_prior(p) for p in parameters] or None
+    sc = load_scenario(scenario)
+    target = out if out is not None else Path(scenario).parent / "parameters" / f"{sc.name}.toml"
+    if target.exists() and not force:
+        raise HedgesimError(f"{target}: exists; choose another --out or give --force")
+    cal = fit(sc, priors, draws=draws, runs=runs, accept=accept, seed=seed)
+    write_parameters(cal, target, force)
+    click.echo(cal.text())
+    click.echo(f"Parameters in {target}")

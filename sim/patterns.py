@@ -224,6 +224,25 @@ PATTERNS: tuple[Pattern, ...] = (
         years=(2020, 2025),
     ),
     Pattern(
+        "aid_order",
+        "China gives the most aid, Japan the second, the US the least, at every date 2020-2026",
+        f"{CASE}, N6-N7 and stylized fact 4",
+        lambda ev: np.minimum(
+            ev.window("china.aid", "2020Q1", "2026Q4") - ev.window("japan.aid", "2020Q1", "2026Q4"),
+            ev.window("japan.aid", "2020Q1", "2026Q4") - ev.window("us.aid", "2020Q1", "2026Q4"),
+        ).min(axis=1),
+        0.0,
+        years=(2020, 2026),
+    ),
+    Pattern(
+        "china_largest_dependence",
+        "China is the source of over half of Cambodia's economic dependence, 2020-2026 (lowest share)",
+        f"{CASE}, N3-N4 (investment), N8-N9 (imports), N11-N12 (debt)",
+        lambda ev: ev.window("cambodia.dependence.china", "2020Q1", "2026Q4").min(axis=1),
+        0.5,
+        years=(2020, 2026),
+    ),
+    Pattern(
         "china_finance_falls_2022",
         "Chinese aid falls by more than 10% from 2021 to 2022 (relative change)",
         f"{CASE}, N6 (development finance fell 30% in 2022); data/aid (China's flows fell by over $1bn)",
@@ -265,6 +284,15 @@ PATTERNS: tuple[Pattern, ...] = (
         f"{CASE}, timeline 2022-11; Cheunboran 2019 (Japan the key hedge)",
         lambda ev: _difference(ev, "japan.influence", "2023Q1", "2026Q4"),
         0.01,
+        years=(2023, 2026),
+        drop=("Japan-Cambodia CSP",),
+    ),
+    Pattern(
+        "japan_partnership_raises_hedging",
+        "The 2022 Japan-Cambodia CSP raises Cambodia's hedging index, 2023-2026 (scenario minus without)",
+        f"{CASE}, timeline 2022-11; Cheunboran 2019; Luo and Kheang Un 2021 (Japan fits diversification)",
+        lambda ev: _difference(ev, "cambodia.hedging_index", "2023Q1", "2026Q4"),
+        0.005,
         years=(2023, 2026),
         drop=("Japan-Cambodia CSP",),
     ),
@@ -394,7 +422,7 @@ class Report:
             if not r.applies:
                 lines.append(f"{name:36} {r.pattern.expected:>9} {'':>28}  n/a ({r.reason})")
                 continue
-            measured = f"{r.mean:.3f} [{r.low:.3f}, {r.high:.3f}]"
+            measured = f"{r.mean:.4g} [{r.low:.4g}, {r.high:.4g}]"
             lines.append(f"{name:36} {r.pattern.expected:>9} {measured:>28}  {'yes' if r.holds else 'NO'}")
         applied = [r for r in self.results if r.applies]
         held = sum(bool(r.holds) for r in applied)
