@@ -159,3 +159,15 @@ def test_calibrate_refuses_a_scenario_that_does_not_cover_the_years(cli, tmp_pat
         "1999-2015",
     )
     assert not (tmp_path / "p.toml").exists()
+
+
+def test_a_file_opened_in_the_dashboard_cannot_include_a_parameters_file_but_may_extend_one():
+    from sim.dashboard.setting import load_text
+
+    with pytest.raises(ScenarioError, match=r"^mine\.toml: scenario\.parameters_file: a file opened"):
+        load_text(
+            "mine.toml",
+            '[scenario]\nextends = "csp2023.toml"\nname = "mine"\nparameters_file = "/etc/passwd"\n',
+        )
+    sc = load_text("mine.toml", '[scenario]\nextends = "history_1999_calibrated.toml"\nname = "mine"\n')
+    assert sc.parameters == sim.load_scenario(SCENARIOS / "history_1999_calibrated.toml").parameters
