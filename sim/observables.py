@@ -143,3 +143,69 @@ def fit_unga_map(ens, unga: pd.DataFrame, years: tuple[int, int] = CALIBRATION_Y
 def unga_predicted(ens, umap: UngaMap, years: list[int] | np.ndarray) -> dict[str, np.ndarray]:
     """Each run's predicted yearly agreement with each power, ``(runs, years)``."""
     return {p: umap.predict(s) for p, s in diplomatic_shares(ens, years).items()}
+
+
+# ---- observed points on the model's own scales (the dashboard's panels) -----------------------
+
+#: Aid figures of data/aid and data/case that are one power's flow in one year (given, disbursed
+#: or indicated per year, USD million); pledges and packages spanning years are left out.
+AID_FLOWS = ("aid_provided", "usaid_provided", "us_aid", "aid_disbursed", "aid_indicated_per_year")
+
+
+def _mid_year(start: str, end: str) -> float:
+    """The middle of a period written 2018, 2023-07 or 2023Q3, in decimal years on the axis of
+    :func:`sim.plots.quarter_x` (a year's four quarters sit at y, y+.25, y+.5, y+.75)."""
+
+    def bounds(text: str) -> tuple[float, float]:
+        y = int(text[:4])
+        if "Q" in text:
+            q = int(text[-1])
+            return y + (q - 1) / 4, y + q / 4
+        if "-" in text:
+            m = int(text[5:7])
+            return y + (m - 1) / 12, y + m / 12
+        return y, y + 1
+
+    return (bounds(start)[0] + bounds(end)[1]) / 2 - 0.125
+
+
+def observed_points(scenario, panel: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Observed values on the scale of a dashboard panel, as (power, x, y) with x in decimal years.
+
+    - ``alignment_diplomatic``: each year's UN voting agreement with a power over the sum of the
+      three agreements (``data/unga``), the reading history_2010 uses for its initial diplomatic
+      alignment; a share, so it sits on the panel's scale. It is not the observation model of
+      :func:`fit_unga_map`, which needs an ensemble.
+    - ``aid``: the yearly aid flows of :data:`AID_FLOWS` (``data/aid``, ``data/case``), in USD
+      million per quarter (a year's flow over 4; a lower bound where the source gives one).
+
+    Only for a scenario whose powers are China, Japan and the US; only inside its dates; empty
+    for other panels, or when the data cannot be read (the dashboard goes on without them).
+    """
+    from sim.observations import ObservationError, load_observations, load_unga
+
+    if set(scenario.powers) != set(POWERS) or panel not in ("alignment_diplomatic", "aid"):
+        return []
+    lo, hi = int(scenario.dates[0][:4]), int(scenario.dates[-1][:4])
+    try:
+        if panel == "alignment_diplomatic":
+            unga = load_unga()
+            years = np.array([y for y in sorted(set(unga["year"])) if lo <= y <= hi])
+            if len(years) == 0:
+                return []
+            agree = unga_observed(unga, years)
+            share = shares(agree)
+            return [(p, years + 0.375, share[p]) for p in POWERS]
+        obs = load_observations()
+    except ObservationError:
+        return []
+    rows = obs[obs["indicator"].isin(AID_FLOWS) & obs["unit"].eq("usd_m") & obs["partner"].isin(POWERS)]
+    out = []
+    for p in POWERS:
+        mine = rows[rows["partner"] == p]
+        x = np.array([_mid_year(s, e) for s, e in zip(mine["start"], mine["end"], strict=True)])
+        y = np.where(mine["value"].notna(), mine["value"], mine["value_low"]).astype(float) / 4
+        keep = (x >= lo) & (x < hi + 1)
+        if keep.any():
+            out.append((p, x[keep], y[keep]))
+    return out

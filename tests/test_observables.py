@@ -76,3 +76,44 @@ def test_unga_observed_gives_nan_for_a_missing_year():
     )
     got = om.unga_observed(unga, [1998, 1999])
     assert np.isnan(got["us"][0]) and got["us"][1] == 0.5
+
+
+def test_observed_points_on_the_dashboards_scales():
+    import sim
+
+    from .conftest import SCENARIOS
+
+    history = sim.load_scenario(SCENARIOS / "history_1999.toml")
+    dip = {p: (x, y) for p, x, y in om.observed_points(history, "alignment_diplomatic")}
+    assert set(dip) == set(om.POWERS)
+    x, china = dip["china"]
+    assert x[0] == 1999.375 and x[-1] == 2015.375  # 1999-2015: inside the scenario, mid-year
+    # 1999: agreement 0.8171, 0.5233, 0.1667 with China, Japan, the US (data/unga), as shares
+    assert china[0] == pytest.approx(0.8171 / (0.8171 + 0.5233 + 0.1667))
+    assert sum(y for _, y in dip.values()) == pytest.approx(np.ones(len(x)))
+    aid = {p: (x, y) for p, x, y in om.observed_points(history, "aid")}
+    us_x, us_y = aid["us"]
+    assert 10.0 in us_y[us_x == 1999 + 4 + 0.375]  # USAID's $40m in 2003 (data/aid): 10 a quarter
+    csp = sim.load_scenario(SCENARIOS / "csp2023.toml")
+    assert om.observed_points(csp, "alignment_diplomatic") == []  # the votes end in 2015
+    assert [p for p, _, _ in om.observed_points(csp, "aid")] == ["us"]  # N7: about $62m in 2021
+    assert om.observed_points(sim.load_scenario(SCENARIOS / "ruritania.toml"), "aid") == []
+    assert om.observed_points(history, "influence") == []
+
+
+def test_the_dashboard_draws_observed_points_where_they_exist():
+    import sim
+    from sim.dashboard.charts import PanelCanvas
+
+    from .conftest import SCENARIOS
+
+    for name, n in (("history_1999", 17 * 3), ("csp2023", 0)):
+        ens = sim.run(sim.load_scenario(SCENARIOS / f"{name}.toml"), runs=2, seed=1)
+        canvas = PanelCanvas(ens, "alignment_diplomatic")
+        canvas.png(ens)
+        from matplotlib.collections import PathCollection
+
+        drawn = sum(len(c.get_offsets()) for c in canvas.ax.collections if isinstance(c, PathCollection))
+        assert drawn == n, name
+        legend = [t.get_text() for t in canvas.fig.legends[0].get_texts()]
+        assert ("observed" in legend) == (n > 0)
