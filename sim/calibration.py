@@ -51,7 +51,7 @@ from sim.observables import (
 
 #: The parameters fitted by default, with their uniform priors: the small state's diplomatic
 #: weights (docs/ODD.md, 7.8 and 7.12), which move its diplomatic alignment and so UN voting.
-DEFAULT_PRIORS = {"weight_reciprocity": (0.0, 4.0), "weight_regime": (0.0, 3.0)}
+DEFAULT_PRIORS = {"weight_reciprocity": (0.0, 4.0), "weight_regime": (0.0, 6.0)}
 DEFAULT_DRAWS = 600
 DEFAULT_RUNS = 50
 DEFAULT_ACCEPT = 0.1

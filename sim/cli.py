@@ -594,7 +594,7 @@ def check(
     multiple=True,
     metavar="NAME=LOW:HIGH",
     help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
-    "(default: weight_reciprocity=0:4 and weight_regime=0:3).",
+    "(default: weight_reciprocity=0:4 and weight_regime=0:6).",
 )
 @click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
 @click.option(

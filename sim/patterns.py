@@ -416,14 +416,14 @@ class Report:
 
     def text(self) -> str:
         """The table as aligned text for the terminal."""
-        lines = [f"{'pattern':36} {'expected':>9} {'measured [90% of runs]':>28}  holds"]
+        lines = [f"{'pattern':42} {'expected':>9} {'measured [90% of runs]':>30}  holds"]
         for r in self.results:
             name = r.pattern.name + (" (known failure)" if r.pattern.known_failure else "")
             if not r.applies:
-                lines.append(f"{name:36} {r.pattern.expected:>9} {'':>28}  n/a ({r.reason})")
+                lines.append(f"{name:42} {r.pattern.expected:>9} {'':>30}  n/a ({r.reason})")
                 continue
-            measured = f"{r.mean:.4g} [{r.low:.4g}, {r.high:.4g}]"
-            lines.append(f"{name:36} {r.pattern.expected:>9} {measured:>28}  {'yes' if r.holds else 'NO'}")
+            measured = f"{r.mean:.3g} [{r.low:.3g}, {r.high:.3g}]"
+            lines.append(f"{name:42} {r.pattern.expected:>9} {measured:>30}  {'yes' if r.holds else 'NO'}")
         applied = [r for r in self.results if r.applies]
         held = sum(bool(r.holds) for r in applied)
         lines.append(f"{held} of {len(applied)} applicable patterns hold")
