@@ -558,8 +558,9 @@ def check(
     """Check a scenario against history: the named patterns of sim/patterns.py over its ensemble.
 
     Prints pattern, expected, measured (mean over runs, with the 5th-95th percentile of the runs)
-    and whether it holds; writes patterns.csv and check.png, a figure of the simulated bands against the
-    observed points. Exit code 1 when a pattern not marked as a known failure does not hold.
+    and whether it holds; writes patterns.csv, manifest.json and check.png, a figure of the
+    simulated bands against the observed points. Exit code 1 when a pattern not marked as a known
+    failure does not hold.
     """
     from sim.folders import check_folder, default_folder, staging
     from sim.patterns import evaluate
@@ -570,8 +571,10 @@ def check(
         check_folder(out, force)
     report = evaluate(sc, runs=runs, seed=seed)
     folder = out if out is not None else default_folder(sc.name, "check")
+    command = command_line()
     with staging(folder, force, reserved=out is None) as tmp:
         report.table().to_csv(tmp / "patterns.csv", index=False)
+        (tmp / "manifest.json").write_text(report.manifest(command), encoding="utf-8")
         if not no_figures:
             from sim.pattern_plots import check_figure
 

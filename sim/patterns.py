@@ -407,6 +407,29 @@ class Report:
 
         return pd.DataFrame([r.row() for r in self.results])
 
+    def manifest(self, command: str = "") -> str:
+        """What repeats the check, as JSON: the scenario file and its sha256, the overrides, seed,
+        runs, the UN voting map, the command."""
+        import json
+        from importlib.metadata import version
+
+        ens, sc = self.ensemble, self.scenario
+        umap = None if self.umap is None else {"intercept": self.umap.intercept, "slope": self.umap.slope}
+        return json.dumps(
+            {
+                "scenario": sc.source,
+                "sha256": sc.sha256,
+                "overrides": sc.overrides,
+                "seed": ens.seed,
+                "runs": ens.runs,
+                "dates": [ens.dates[0], ens.dates[-1]],
+                "unga_map": umap,
+                "hedgesim": version("hedgesim"),
+                "command": command,
+            },
+            indent=2,
+        )
+
     def result(self, name: str) -> Result:
         return next(r for r in self.results if r.pattern.name == name)
 

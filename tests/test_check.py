@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -66,7 +67,9 @@ def test_check_on_the_long_history_writes_its_table_and_figure(cli, tmp_path):
     out = tmp_path / "chk"
     r = cli("check", SCENARIOS / "history_1999.toml", "--runs", "20", "--out", out)
     assert r.exit_code in (0, 1), r.output
-    assert sorted(p.name for p in out.iterdir()) == ["check.png", "patterns.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["check.png", "manifest.json", "patterns.csv"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["runs"] == 20 and manifest["seed"] == 19990430 and len(manifest["sha256"]) == 64
     table = pd.read_csv(out / "patterns.csv")
     assert set(table["pattern"]) == set(patterns.pattern_names())
     assert table["holds"].notna().all()  # every pattern applies to 1999-2026
