@@ -409,6 +409,11 @@ class Scenario(BaseModel):
             return self
         raw = self.raw()
         for key, value in changes.items():
+            if key in _READ_ONLY_KEYS:
+                # these are read with the file (what it includes), so a later change would be ignored
+                raise ScenarioError(
+                    self._source, f"--set {key}", "is read with the file and cannot be set; edit the file"
+                )
             path = key.split(".") if "." in key else ["parameters", key]
             node = raw
             for part in path[:-1]:
@@ -453,6 +458,10 @@ class Scenario(BaseModel):
         ``header`` is written first as ``#`` comment lines (say where the file came from).
         """
         return _toml_text(self.raw(), header)
+
+
+# Keys of [scenario] that act while the file is read (what it extends, drops or includes).
+_READ_ONLY_KEYS = frozenset({"scenario.extends", "scenario.drop_events", "scenario.parameters_file"})
 
 
 def parse_override(text: str) -> tuple[str, Any]:
