@@ -10,6 +10,8 @@ The plain Python API, the same one under the CLI, the notebooks and the dashboar
     comp = sim.compare(["scenarios/no_csp.toml", "scenarios/csp2023.toml"], runs=200)
     comp.differences()                   # paired differences against the first scenario
     sim.explain(scenario_a, scenario_b).table   # that difference split by mechanism
+    sim.check("scenarios/history_1999_calibrated.toml").table()   # the named patterns vs history
+    sim.calibrate("scenarios/history_1999.toml").text()   # ABC fit to UN votes, held-out years
 
 Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
 """
@@ -19,12 +21,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sim.calibration import calibrate
     from sim.comparison import Comparison, compare
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
     from sim.explanation import Explanation, explain
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
+    from sim.patterns import evaluate as check
     from sim.scenario import Scenario, bundled_scenarios, load_scenario
 
 _WHERE = {
@@ -36,6 +40,8 @@ _WHERE = {
     "run": "sim.ensemble",
     "Ensemble": "sim.ensemble",
     "explain": "sim.explanation",
+    "calibrate": "sim.calibration",
+    "check": "sim.patterns",
     "Explanation": "sim.explanation",
     "HedgingModel": "sim.model",
     "write_results": "sim.outputs",
@@ -52,6 +58,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "bundled_scenarios",
+    "calibrate",
+    "check",
     "compare",
     "explain",
     "load_results",
@@ -61,9 +69,13 @@ __all__ = [
 ]
 
 
+#: Names exported under another name than their module's.
+_AS = {"check": "evaluate"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
         import importlib
 
-        return getattr(importlib.import_module(_WHERE[name]), name)
+        return getattr(importlib.import_module(_WHERE[name]), _AS.get(name, name))
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

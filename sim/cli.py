@@ -585,3 +585,126 @@ def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None =
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--runs", type=click.IntRange(1, MAX_RUNS), help="Number of runs, at most 10^7 (default: the scenario's)."
+)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's, else a fresh one)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder for the table and figure (default: results/<name>/<time>_check/).",
+)
+@set_option("Change a value, e.g. --set inertia=0.3. Repeatable.")
+@output_options
+@friendly
+def check(
+    scenario: str,
+    runs: int | None,
+    seed: int | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Check a scenario against history: the named patterns of sim/patterns.py over its ensemble.
+
+    Prints pattern, expected, measured (mean over runs, with the 5th-95th percentile of the runs)
+    and whether it holds; writes patterns.csv, manifest.json and check.png, a figure of the
+    simulated bands against the observed points. Exit code 1 when a pattern not marked as a known
+    failure does not hold.
+    """
+    from sim.folders import check_folder, default_folder, staging
+    from sim.patterns import evaluate
+    from sim.scenario import load_scenario
+
+    sc = overridden(load_scenario(scenario), sets)
+    if out is not None:
+        check_folder(out, force)
+    report = evaluate(sc, runs=runs, seed=seed)
+    folder = out if out is not None else default_folder(sc.name, "check")
+    command = command_line()
+    with staging(folder, force, reserved=out is None) as tmp:
+        report.table().to_csv(tmp / "patterns.csv", index=False)
+        (tmp / "manifest.json").write_text(report.manifest(command), encoding="utf-8")
+        if not no_figures:
+            from sim.pattern_plots import check_figure
+
+            check_figure(report).savefig(tmp / "check.png", dpi=110)
+    if not quiet:
+        click.echo(report.text())
+        click.echo(f"Table and figure in {folder}")
+    unexpected = [
+        r.pattern.name for r in report.results if r.applies and not r.holds and not r.pattern.known_failure
+    ]
+    if unexpected:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=LOW:HIGH",
+    help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
+    "(default: weight_reciprocity=0:4 and weight_regime=0:6).",
+)
+@click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Runs of each draw's ensemble.",
+)
+@click.option(
+    "--accept",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of the draws kept (the closest to the data).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Parameters file to write (default: parameters/<name>.toml next to the scenario).",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@friendly
+def calibrate(
+    scenario: str,
+    parameters: tuple[str, ...],
+    draws: int,
+    runs: int,
+    accept: float,
+    seed: int | None,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Fit parameters to UN voting agreement in 1999-2011 by ABC rejection; test on 2012-2015.
+
+    Prints the posterior ranges, the fit and the held-out error next to two naive forecasts, and
+    writes a parameters file that a scenario includes with `parameters_file` in [scenario].
+    """
+    from sim.calibration import calibrate as fit
+    from sim.calibration import parse_prior, write_parameters
+    from sim.scenario import load_scenario
+
+    priors = [parse_prior(p) for p in parameters] or None
+    sc = load_scenario(scenario)
+    target = out if out is not None else Path(scenario).parent / "parameters" / f"{sc.name}.toml"
+    if target.exists() and not force:
+        raise HedgesimError(f"{target}: exists; choose another --out or give --force")
+    cal = fit(sc, priors, draws=draws, runs=runs, accept=accept, seed=seed)
+    write_parameters(cal, target, force)
+    click.echo(cal.text())
+    click.echo(f"Parameters in {target}")

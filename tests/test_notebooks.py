@@ -25,6 +25,7 @@ def test_the_three_tutorials_exist():
         "01_what_did_the_partnership_change.ipynb",
         "02_build_your_own_scenario.ipynb",
         "03_uncertainty_and_seeds.ipynb",
+        "04_is_the_model_right.ipynb",
     ]
 
 
