@@ -179,11 +179,11 @@ def ChoiceForm(game: Game, token: str, number: int, on_message: Any):
         return default
 
     def put(key: str, value: Any) -> None:
-        set_form({**form, key: value})
+        # from the state as it is when the click arrives, not as this drawing saw it
+        set_form(lambda kept: {**(kept if kept.get("_round") == number else {"_round": number}), key: value})
 
     def submit() -> None:
         data = {k: field(k, d) for k, d in _defaults(is_power).items()}
-        number = game.current
         try:
             game.submit(token, data)
             on_message((number, "ok", "Submitted: you may change it until the round closes."))
