@@ -225,10 +225,11 @@ class Sensitivity:
         """The indices as aligned text, outcome by outcome."""
         lines = []
         for r in self.results:
-            head = f"{r.outcome}  ({self.method}, N = {self.base_samples}, {self.sweep.replicates} runs per point"
+            runs = self.sweep.replicates
+            head = f"{r.outcome}  ({self.method}, N = {self.base_samples}, {runs} runs per point"
             if r.variance:
-                v = r.variance
-                head += f"; variance {v['parametric_share']:.0%} parametric, {1 - v['parametric_share']:.0%} stochastic"
+                share = r.variance["parametric_share"]
+                head += f"; variance {share:.0%} parametric, {1 - share:.0%} stochastic"
             lines.append(head + ")")
             cols = [c for c in r.table.columns if c != "parameter"]
             width = max(len(p) for p in r.table["parameter"])
