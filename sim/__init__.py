@@ -10,6 +10,9 @@ The plain Python API, the same one under the CLI, the notebooks and the dashboar
     comp = sim.compare(["scenarios/no_csp.toml", "scenarios/csp2023.toml"], runs=200)
     comp.differences()                   # paired differences against the first scenario
     sim.explain(scenario_a, scenario_b).table   # that difference split by mechanism
+    sw = sim.sweep(scenario, ["inertia=0.1:0.4"], ["cambodia.hedging_index@end"], samples=64, runs=10)
+    sw.table()                           # one row per sample: parameters, metrics with intervals
+    sim.sensitivity(scenario, ["inertia=0.1:0.4", "weight_aid=1:4"], method="sobol").table()
 
 Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
 """
@@ -23,9 +26,11 @@ if TYPE_CHECKING:
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
     from sim.explanation import Explanation, explain
+    from sim.global_sensitivity import Sensitivity, sensitivity
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
     from sim.scenario import Scenario, bundled_scenarios, load_scenario
+    from sim.sweeps import Sweep, sweep
 
 _WHERE = {
     "load_scenario": "sim.scenario",
@@ -42,6 +47,10 @@ _WHERE = {
     "load_results": "sim.outputs",
     "HedgesimError": "sim.errors",
     "ScenarioError": "sim.errors",
+    "sweep": "sim.sweeps",
+    "Sweep": "sim.sweeps",
+    "sensitivity": "sim.global_sensitivity",
+    "Sensitivity": "sim.global_sensitivity",
 }
 __all__ = [
     "Comparison",
@@ -51,12 +60,16 @@ __all__ = [
     "HedgingModel",
     "Scenario",
     "ScenarioError",
+    "Sensitivity",
+    "Sweep",
     "bundled_scenarios",
     "compare",
     "explain",
     "load_results",
     "load_scenario",
     "run",
+    "sensitivity",
+    "sweep",
     "write_results",
 ]
 

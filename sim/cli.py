@@ -525,7 +525,7 @@ def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None =
     return "\n".join(lines)
 
 
-# ---- research tools: parameters, sweep, sensitivity (sim.parameters, sim.sweep, sim.sensitivity) --
+# ---- research tools: sim.parameters, sim.sweeps, sim.global_sensitivity -----------------------------
 
 
 def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -639,7 +639,7 @@ def sweep(
     from sim.folders import check_folder, default_folder, staging
     from sim.research_outputs import write_sweep_into
     from sim.scenario import load_scenario
-    from sim.sweep import sweep as run_sweep
+    from sim.sweeps import sweep as run_sweep
 
     sc = overridden(load_scenario(scenario), sets)
     vs = _against(against, sets)
@@ -726,9 +726,9 @@ def sensitivity(
     Writes indices.csv, second_order.csv, sweep.csv, runs.npy, manifest.json and bar charts.
     """
     from sim.folders import check_folder, default_folder, staging
+    from sim.global_sensitivity import sensitivity as run_sensitivity
     from sim.research_outputs import write_sensitivity_into
     from sim.scenario import load_scenario
-    from sim.sensitivity import sensitivity as run_sensitivity
 
     sc = overridden(load_scenario(scenario), sets)
     vs = _against(against, sets)

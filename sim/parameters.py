@@ -9,7 +9,7 @@ tension) and ``events[3].magnitude`` (an event's magnitude, numbered as in the f
 
 Mechanism parameters and event magnitudes may already be distributions drawn once per run
 (:mod:`sim.quantities`); :class:`PerRun` uses that door to give each run a value of its own from a
-design (a sweep's sample), so many samples run as one ensemble, without changing the model: the
+design (a sweep's sample), so many samples run in one model, without changing the model: the
 model resolves a :class:`~sim.quantities.Dist` through its ``draw(streams, key)``, and a
 :class:`PerRun` draws by run index. Actor values and tensions are fixed numbers in the model, so a
 design over them runs one scenario per sample.
@@ -179,25 +179,27 @@ def checked_range(sc: Scenario, p: Parameter, low: float, high: float, n: int | 
 
 @dataclass(frozen=True, eq=False)
 class PerRun(Dist):
-    """A value for each run, taken from a design: run k gets ``values[k // replicates]``.
+    """A value for each run of one model, in the order of its runs (a sweep's samples, repeated
+    for their replicates).
 
     Passes as a distribution drawn once per run (:class:`~sim.quantities.Dist`), which is how the
-    model already takes values that differ between runs; the draw reads the run's index instead of
-    a random stream, so a run's value never depends on how the runs are split.
+    model already takes values that differ between runs; the draw hands out the values as given
+    instead of reading a random stream. A sweep builds one for each chunk of runs it steps.
     """
 
     form: str = "per-run"
     a: float = 0.0
     b: float = 0.0
     values: np.ndarray = field(default_factory=lambda: np.zeros(1))
-    replicates: int = 1
 
     @property
     def mean(self) -> float:
         return float(np.mean(self.values))
 
     def draw(self, streams: Streams, key: str) -> np.ndarray:
-        return self.values[streams.runs // self.replicates]
+        if self.values.shape != streams.runs.shape:
+            raise ValueError(f"{key}: {self.values.size} values for {streams.runs.size} runs")
+        return self.values
 
     def to_toml(self) -> dict[str, float]:
         return {"low": float(np.min(self.values)), "high": float(np.max(self.values))}

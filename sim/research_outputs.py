@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.sensitivity import Sensitivity
-    from sim.sweep import Sweep
+    from sim.global_sensitivity import Sensitivity
+    from sim.sweeps import Sweep
 
 #: Bins of a parameter's range in a sweep's figures (fewer when it has fewer distinct values).
 BINS = 10
@@ -52,7 +52,7 @@ def sweep_manifest(sw: Sweep, command: str | None, extra: dict[str, Any] | None 
         "samples": sw.samples,
         "runs_per_sample": sw.replicates,
         "runs": sw.runs,
-        "run_index": "run k = sample * runs_per_sample + replicate",
+        "run_index": "replicate r of every sample is run r (common random numbers across samples)",
         "wall_time_seconds": round(sw.wall_time, 3),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,

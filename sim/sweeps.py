@@ -5,18 +5,22 @@ NetLogo's terms; an "experiment" in the EMA Workbench's). Its parts:
 
 - a **design**: S samples of D parameters (:mod:`sim.parameters` names them), from a full grid,
   a Latin hypercube (McKay, Beckman & Conover 1979) or a scrambled Sobol' sequence (Owen 1998),
-  or given as a matrix (what SALib's samplers produce, :mod:`sim.sensitivity`);
-- **replicates**: R runs per sample, run k = s * R + r, so every random number is still a function
-  of (seed, run, step, stream) (:mod:`sim.noise`) and a run's numbers never depend on the split;
+  or given as a matrix (what SALib's samplers produce, :mod:`sim.global_sensitivity`);
+- **replicates**: R runs per sample; replicate r of every sample is run r of the scenario, so the
+  samples share their random numbers (common random numbers across the design: two samples differ
+  only by their parameters, and a parameter that does not enter an outcome changes no bit of it).
+  Every random number is still a function of (seed, run, step, stream) (:mod:`sim.noise`), and
+  nothing depends on how the S x R runs are split;
 - **metrics**: numbers per run, written ``VAR@DATE``, ``VAR@end`` or ``mean(VAR, FROM..TO)``;
   with ``against``, each is the paired difference with another scenario run with the same seed,
   run indices and parameter values (common random numbers; Law 2015, *Simulation Modeling and
   Analysis*, 11.2).
 
-All S x R runs of a design over mechanism parameters and event magnitudes are one ensemble: each
-run takes its sample's values through :class:`sim.parameters.PerRun`, so 368,640 runs cost as much
-as one ensemble of that size. Chunks of runs go to local processes or a Dask cluster; each returns
-only its metrics (M numbers per run), so no trajectory is kept.
+The S x R runs of a design over mechanism parameters and event magnitudes are stepped in chunks of
+thousands, each chunk one model whose runs take their samples' values through
+:class:`sim.parameters.PerRun`, so 368,640 runs cost about as much as one ensemble of that size.
+Chunks go to local processes or a Dask cluster; each returns only its metrics (M numbers per run),
+so no trajectory is kept.
 """
 
 from __future__ import annotations
@@ -160,33 +164,46 @@ def make_design(ranges: list[Range], design: str, samples: int | None, seed: int
 
 @dataclass
 class Job:
-    """What every chunk needs: the scenarios of each group of runs, the metrics and the seed.
+    """What every chunk needs: the scenarios of each group of runs, the metrics and the design.
 
-    A group is a range of runs that one scenario (with its :class:`PerRun` values) serves: the whole
-    sweep when only per-run values vary, else one group per sample.
+    Runs are numbered k = s * R + r (sample s, replicate r) for the split only; run k is run r of
+    the scenario. A group is a range of k that one scenario serves: the whole sweep when only
+    per-run values vary (``X`` then holds them, column j for ``names[j]``), else one group per
+    sample.
     """
 
     scenarios: list[Scenario]
     against: list[Scenario | None]
-    starts: list[int]  # first run of each group
+    starts: list[int]  # first k of each group
     metrics: list[Metric]
+    replicates: int
+    names: list[str]
+    X: np.ndarray | None  # noqa: N815
+    titles: dict[int, str]
 
 
 def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
-    """Runs start..stop-1 (all in one group): their metrics, shape (metrics, runs)."""
+    """Runs k = start..stop-1 (all in one group): their metrics, shape (metrics, runs)."""
     from sim.model import HedgingModel
 
     g = bisect.bisect_right(job.starts, start) - 1
-    runs = np.arange(start, stop, dtype=np.int64)
+    k = np.arange(start, stop, dtype=np.int64)
+    runs = k % job.replicates
+    spec, vs = job.scenarios[g], job.against[g]
+    if job.X is not None:
+        rows = job.X[k // job.replicates]
+        values = {n: PerRun(values=rows[:, j].copy()) for j, n in enumerate(job.names)}
+        spec = with_values(spec, values)
+        vs = with_values(vs, values, job.titles) if vs is not None else None
 
-    def metrics(spec: Scenario) -> np.ndarray:
-        model = HedgingModel(spec, runs, seed)
+    def metrics(sc: Scenario) -> np.ndarray:
+        model = HedgingModel(sc, runs, seed)
         model.run()
         return np.stack([m.of(model.record, model.variables) for m in job.metrics])
 
-    out = metrics(job.scenarios[g])
-    if job.against[g] is not None:
-        out -= metrics(job.against[g])
+    out = metrics(spec)
+    if vs is not None:
+        out -= metrics(vs)
     return out
 
 
@@ -378,7 +395,8 @@ def run_design(
     progress: bool | None = None,
 ) -> Sweep:
     """Run a design given as a matrix: row s of ``X`` sets the parameters ``names`` for runs
-    s * replicates .. (s + 1) * replicates - 1. The values must lie in the parameters' valid ranges.
+    0 .. replicates - 1 of the scenario (the same runs, so the same random numbers, for every
+    row). The values must lie in the parameters' valid ranges.
 
     Returns a :class:`Sweep`; its numbers are the same, bit for bit, at any ``workers``,
     ``chunk_size`` or ``dask``.
@@ -412,18 +430,15 @@ def run_design(
     per_run = all(p.per_run for p in params)
     t0 = time.perf_counter()
     if per_run:
-        values = {p.name: PerRun(values=X[:, j].copy(), replicates=replicates) for j, p in enumerate(params)}
-        specs = [with_values(sc, values)]
-        againsts = [with_values(vs, values, titles) if vs is not None else None]
-        starts = [0]
+        specs, againsts, starts, matrix = [sc], [vs], [0], X
     else:  # fixed numbers in the model: one scenario per sample
-        specs, againsts = [], []
+        specs, againsts, matrix = [], [], None
         for row in X:
             values = {p.name: float(x) for p, x in zip(params, row, strict=True)}
             specs.append(with_values(sc, values))
             againsts.append(with_values(vs, values, titles) if vs is not None else None)
         starts = [s * replicates for s in range(X.shape[0])]
-    job = Job(specs, againsts, starts, parsed)
+    job = Job(specs, againsts, starts, parsed, replicates, [p.name for p in params], matrix, titles)
     y = compute(
         job, seed, total, workers=workers, dask=dask, chunk_size=chunk_size, progress=progress, label=sc.name
     )

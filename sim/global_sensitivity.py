@@ -7,7 +7,7 @@ the same pipeline as the model; tests/test_sensitivity.py):
    et al. 2010, *Comput. Phys. Commun.* 181) on a scrambled Sobol' sequence, N base samples giving
    N (2D + 2) points (N (D + 2) without second-order indices); Morris uses N trajectories of D + 1
    points (Morris 1991; Campolongo, Cariboni & Saltelli 2007 for mu*).
-2. evaluation: for hedgesim, :func:`sim.sweep.run_design`, R replicated runs per point on the
+2. evaluation: for hedgesim, :func:`sim.sweeps.run_design`, R replicated runs per point on the
    ensemble engine (the same numbers at any split);
 3. :func:`analyze`: SALib's estimators on the mean over replicates of each point, with bootstrap
    confidence intervals (seeded, so repeatable). The same estimators on the first half of the base
@@ -35,7 +35,7 @@ from sim.scenario import Scenario, load_scenario
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.sweep import Sweep
+    from sim.sweeps import Sweep
 
 METHODS = ("sobol", "morris")
 
@@ -257,11 +257,11 @@ def sensitivity(
 ) -> Sensitivity:
     """Sobol' indices or a Morris screen of a scenario's outcomes over parameter ranges.
 
-    ``params`` as for :func:`sim.sweep.sweep` (``"inertia=0.1:0.4"``); ``samples`` is N, the base
+    ``params`` as for :func:`sim.sweeps.sweep` (``"inertia=0.1:0.4"``); ``samples`` is N, the base
     samples (Sobol', a power of 2) or trajectories (Morris); ``runs`` the replicates per point.
     """
     from sim.parameters import checked_range, lookup, parse_range
-    from sim.sweep import run_design
+    from sim.sweeps import run_design
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if isinstance(params, dict):
