@@ -760,5 +760,35 @@ def sensitivity(
         )
 
 
+@main.command()
+@click.argument("folder", metavar="SWEEP_FOLDER", type=click.Path(path_type=Path))
+@click.option(
+    "--condition",
+    required=True,
+    metavar="'METRIC > X'",
+    help="The cases of interest, a sweep's metric against a number: >, >=, < or <=.",
+)
+@click.option(
+    "--boxes", type=click.IntRange(1, 10), default=1, show_default=True, help="Boxes to find in turn."
+)
+@click.option(
+    "--min-coverage",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Choose the densest box that still covers this share of the cases.",
+)
+@friendly
+def discover(folder: Path, condition: str, boxes: int, min_coverage: float) -> None:
+    """Scenario discovery: PRIM boxes of parameter ranges where a sweep's outcome meets a condition.
+
+    Reads the results folder of `hedgesim sweep`; prints each box's ranges, coverage and density
+    (needs: pip install 'hedgesim[ema]').
+    """
+    from sim.discovery import discover as find_boxes
+
+    click.echo(find_boxes(folder, condition, boxes=boxes, min_coverage=min_coverage).text())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
