@@ -102,9 +102,6 @@ def discover(
     """
     import warnings
 
-    _workbench()
-    from ema_workbench.analysis import prim
-
     table, names, metrics = sweep_table(source)
     metric, op, x = parse_condition(condition)
     if metric not in metrics:
@@ -115,6 +112,9 @@ def discover(
     found = Discovery(condition, int(y.sum()), len(y), [])
     if not y.any() or y.all():
         return found
+    _workbench()
+    from ema_workbench.analysis import prim
+
     X = table[names].reset_index(drop=True)  # noqa: N806
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

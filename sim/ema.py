@@ -11,6 +11,9 @@ scoring, its plots). :func:`ema_model` makes a hedgesim scenario one of its mode
 - **outcomes**: one :class:`~ema_workbench.ScalarOutcome` per metric (``VAR@end``...), the mean over
   ``runs`` replicated runs of the point, as the sweep computes it (:mod:`sim.sweeps`).
 
+Workbench names must be Python identifiers, so ``events[3].magnitude`` is ``events_3_magnitude``
+there and ``cambodia.hedging_index@end`` is ``cambodia_hedging_index_end`` (:func:`identifier`).
+
 Each call of the model runs its point through :func:`sim.sweeps.run_design`, so a point's numbers
 are the ones ``hedgesim sweep`` gives for the same values and seed.
 """
@@ -123,11 +126,21 @@ def ema_model(
     texts = metrics or [default_metric(sc)]
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     model = ema.Model(name or sc.name.replace("-", "_"), function=ScenarioFunction(sc, texts, runs, seed, vs))
-    model.uncertainties = [ema.RealParameter(r.name, r.low, r.high) for r in unc]
+    real = lambda r: ema.RealParameter(identifier(r.name), r.low, r.high, variable_name=r.name)  # noqa: E731
+    model.uncertainties = [real(r) for r in unc]
     if lev:
-        model.levers = [ema.RealParameter(r.name, r.low, r.high) for r in lev]
-    model.outcomes = [ema.ScalarOutcome(t) for t in texts]
+        model.levers = [real(r) for r in lev]
+    model.outcomes = [ema.ScalarOutcome(identifier(t), variable_name=t) for t in texts]
     return model
+
+
+def identifier(text: str) -> str:
+    """A Workbench name (a Python identifier) for a parameter or a metric: ``events[3].magnitude``
+    -> ``events_3_magnitude``; the model's function still receives and returns hedgesim's names."""
+    import re
+
+    name = re.sub(r"\W+", "_", text).strip("_")
+    return name if name and not name[0].isdigit() else f"x_{name}"
 
 
 # ---- PRIM on a sweep's table -------------------------------------------------------------------
