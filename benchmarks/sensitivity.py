@@ -51,7 +51,7 @@ def ema_rate(calls: int, seed: int) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with SequentialEvaluator(model) as evaluator:
-            perform_experiments(model, scenarios=calls, evaluator=evaluator, reporting_frequency=0)
+            perform_experiments(model, scenarios=calls, evaluator=evaluator)
     return (time.perf_counter() - t0) / calls
 
 
@@ -93,6 +93,11 @@ def main() -> None:
         )
         print(f"against no_csp: {2 * runs:,} runs in {time.perf_counter() - t0:.1f} s; {load()}")
         print(vs.text())
+        effect = vs.sweep.means(0)
+        print(
+            f"the partnership's effect on the hedging index, over the {len(effect):,} points: mean "
+            f"{effect.mean():+.4f}, negative at {(effect < 0).mean():.1%} of them"
+        )
     per_call = ema_rate(a.calls, a.seed)
     print(
         f"EMA Workbench, SequentialEvaluator, one run per call: {per_call * 1e3:.1f} ms per call "
