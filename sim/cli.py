@@ -175,10 +175,10 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["npy", "csv"]),
+    type=click.Choice(["npy", "csv", "netcdf", "parquet"]),
     default="npy",
     show_default=True,
-    help="Format of the per-run trajectories.",
+    help="Format of the per-run trajectories (netcdf, parquet: pip install 'hedgesim[data]').",
 )
 @click.option(
     "--trajectories/--no-trajectories",

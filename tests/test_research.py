@@ -188,3 +188,30 @@ def test_bad_research_input_gives_one_line_and_exit_2(tmp_path, args, fragment):
 
 def test_api_exports():
     assert sim.sweep is sweep and sim.sensitivity is sensitivity
+
+
+@pytest.mark.slow
+def test_xarray_pandas_netcdf_and_parquet_hold_the_same_numbers(csp2023, tmp_path):
+    import pandas as pd
+    import xarray as xr
+
+    ens = sim.run(csp2023, runs=3, seed=2)
+    da = ens.to_xarray()
+    assert da.dims == ("variable", "run", "date") and da.attrs["seed"] == 2
+    np.testing.assert_array_equal(da.sel(variable="japan.influence").values, ens.values("japan.influence"))
+    long = ens.to_pandas()
+    assert list(long.columns) == ["run", "date", "step", "variable", "value"] and len(long) == da.size
+    for fmt, name in (("netcdf", "trajectories.nc"), ("parquet", "trajectories.parquet")):
+        out = tmp_path / fmt
+        res = run_cli(
+            ["run", CSP, "--runs", "3", "--seed", "2", "--format", fmt, "--no-figures", "--out", str(out)],
+            tmp_path,
+        )
+        assert res.exit_code == 0, res.output
+        if fmt == "netcdf":
+            back = xr.open_dataarray(out / name, engine="scipy")
+            np.testing.assert_array_equal(back.values, da.values)
+            assert list(back["variable"].values) == ens.variables
+        else:
+            back = pd.read_parquet(out / name)
+            np.testing.assert_array_equal(back["value"].to_numpy(), long["value"].to_numpy())
