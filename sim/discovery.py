@@ -127,7 +127,10 @@ def discover(
             ok = stats[stats["coverage"] >= min_coverage]
             i = int(ok["density"].idxmax()) if len(ok) else 0
             box.select(i)
-            found.boxes.append(_box(box, X, y, names))
+            b = _box(box, X, y, names)
+            if b.limits.empty:  # the whole space: nothing left to find
+                break
+            found.boxes.append(b)
     return found
 
 

@@ -295,3 +295,38 @@ def sensitivity(
         analyze(prob, X, sw.Y[k], method, seed, m.text, second_order) for k, m in enumerate(sw.metrics)
     ]
     return Sensitivity(sw, method, samples, results)
+
+
+def screen(
+    scenario: Scenario | str | Path,
+    metric: str | None = None,
+    *,
+    spread: float = 0.5,
+    trajectories: int = 4,
+    runs: int = 4,
+    seed: int | None = None,
+) -> Indices:
+    """A cheap Morris screen of every mechanism parameter at +-``spread`` of its value (a
+    distribution's mean; within its valid range): the dashboard's "what drives this?".
+
+    With 36 parameters, 4 trajectories and 4 runs per point it is 592 runs, about a second.
+    Parameters at 0 are left out (a relative range around 0 is empty).
+    """
+    from sim.parameters import Range, parameters
+    from sim.sweeps import default_metric, run_design
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    ranges = []
+    for p in parameters(sc):
+        if not p.per_run or p.name.startswith("events[") or not p.default:
+            continue
+        lo, hi = sorted((p.default * (1 - spread), p.default * (1 + spread)))
+        lo, hi = max(lo, p.low), min(hi, p.high)
+        if hi > lo:
+            ranges.append(Range(p, lo, hi))
+    seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
+    prob = problem(ranges)
+    X = sample(prob, "morris", trajectories, seed)  # noqa: N806
+    text = metric or default_metric(sc)
+    sw = run_design(sc, [r.name for r in ranges], X, [text], replicates=runs, seed=seed, workers=1)
+    return analyze(prob, X, sw.Y[0], "morris", seed, text, convergence=False)

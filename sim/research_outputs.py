@@ -185,3 +185,24 @@ def sensitivity_figures(sa: Sensitivity, folder: Path) -> list[str]:
         plt.close(fig)
         out.append(name)
     return out
+
+
+def tornado(indices: Any, top: int = 10) -> Any:
+    """A tornado chart of a Morris screen: the ``top`` parameters by mu*, each bar the signed mean
+    effect mu of moving it across its range (right: the outcome rises), whiskers mu* +- its interval.
+    Returns a matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    t = indices.table.head(top).iloc[::-1]
+    y = np.arange(len(t))
+    fig = Figure(figsize=(5.6, 0.32 * len(t) + 1.2))
+    ax = fig.add_subplot()
+    colours = ["#c44e52" if m < 0 else "#4c72b0" for m in t["mu"]]
+    ax.barh(y, t["mu"], 0.7, color=colours)
+    ax.set_yticks(y, t["parameter"], fontsize=8)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel(f"mean effect on {indices.outcome} across the range (Morris mu)", fontsize=8)
+    ax.set_title(f"What drives {indices.outcome}?", fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
