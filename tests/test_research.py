@@ -215,3 +215,16 @@ def test_xarray_pandas_netcdf_and_parquet_hold_the_same_numbers(csp2023, tmp_pat
         else:
             back = pd.read_parquet(out / name)
             np.testing.assert_array_equal(back["value"].to_numpy(), long["value"].to_numpy())
+
+
+def test_the_screen_finds_the_parameters_that_move_an_outcome(csp2023):
+    from sim.dashboard.drivers import what_drives
+
+    pytest.importorskip("solara")
+    result = what_drives(csp2023, "cambodia.hedging_index@end")
+    t = result["table"].set_index("parameter")
+    assert result["png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "events[10].magnitude" not in t.index and "rivalry" in t.index
+    # by construction: ranked by mu*, and mu* (the mean of |effects|) >= |mu| (|mean of effects|)
+    assert (t["mu_star"].diff().dropna() <= 0).all()
+    assert (t["mu_star"] >= t["mu"].abs() - 1e-12).all()
