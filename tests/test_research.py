@@ -81,6 +81,43 @@ def test_same_numbers_on_two_processes(csp2023):
     np.testing.assert_array_equal(one.Y, two.Y)
 
 
+@pytest.mark.slow
+def test_same_numbers_on_dask(csp2023):
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    try:
+        args = dict(design="lhs", samples=10, runs=3, seed=3, against=NO_CSP)
+        local = sweep(csp2023, ["inertia=0.1:0.4", "tier_trust=0.2:0.8"], **args)
+        remote = sweep(
+            csp2023,
+            ["inertia=0.1:0.4", "tier_trust=0.2:0.8"],
+            dask=cluster.scheduler_address,
+            chunk_size=7,
+            **args,
+        )
+    finally:
+        cluster.close()
+    np.testing.assert_array_equal(local.Y, remote.Y)
+
+
+def test_an_interrupted_sweep_leaves_no_folder(tmp_path, monkeypatch):
+    import sim.sweeps
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.sweeps, "compute", interrupted)
+    out = tmp_path / "sw"
+    res = run_cli(["sweep", CSP, "--param", "inertia=0.1:0.3", "--out", str(out)], tmp_path)
+    assert res.exit_code == 130 and "nothing was written" in res.output
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["work"]
+    res = run_cli(["sweep", CSP, "--param", "inertia=0.1:0.3"], tmp_path)  # the default folder too
+    assert res.exit_code == 130 and res.leftovers in ([], ["results"])
+    assert not list((tmp_path / "work").rglob("*.csv"))
+
+
 def test_against_is_a_paired_difference(csp2023):
     args = dict(design="grid", runs=4, seed=9, metrics=["cambodia.hedging_index@end"])
     diff = sweep(csp2023, ["inertia=0.1:0.3:2"], against=NO_CSP, **args)
