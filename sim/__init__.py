@@ -12,6 +12,9 @@ The plain Python API, the same one under the CLI, the notebooks and the dashboar
     sim.explain(scenario_a, scenario_b).table   # that difference split by mechanism
     sim.check("scenarios/history_1999_calibrated.toml").table()   # the named patterns vs history
     sim.calibrate("scenarios/history_1999.toml").text()   # ABC fit to UN votes, held-out years
+    sw = sim.sweep(scenario, ["inertia=0.1:0.4"], ["cambodia.hedging_index@end"], samples=64, runs=10)
+    sw.table()                           # one row per sample: parameters, metrics with intervals
+    sim.sensitivity(scenario, ["inertia=0.1:0.4", "weight_aid=1:4"], method="sobol").table()
 
 Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
 """
@@ -26,10 +29,12 @@ if TYPE_CHECKING:
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
     from sim.explanation import Explanation, explain
+    from sim.global_sensitivity import Sensitivity, sensitivity
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
     from sim.patterns import evaluate as check
     from sim.scenario import Scenario, bundled_scenarios, load_scenario
+    from sim.sweeps import Sweep, sweep
 
 _WHERE = {
     "load_scenario": "sim.scenario",
@@ -48,6 +53,10 @@ _WHERE = {
     "load_results": "sim.outputs",
     "HedgesimError": "sim.errors",
     "ScenarioError": "sim.errors",
+    "sweep": "sim.sweeps",
+    "Sweep": "sim.sweeps",
+    "sensitivity": "sim.global_sensitivity",
+    "Sensitivity": "sim.global_sensitivity",
 }
 __all__ = [
     "Comparison",
@@ -57,6 +66,8 @@ __all__ = [
     "HedgingModel",
     "Scenario",
     "ScenarioError",
+    "Sensitivity",
+    "Sweep",
     "bundled_scenarios",
     "calibrate",
     "check",
@@ -65,6 +76,8 @@ __all__ = [
     "load_results",
     "load_scenario",
     "run",
+    "sensitivity",
+    "sweep",
     "write_results",
 ]
 

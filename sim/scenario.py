@@ -400,8 +400,9 @@ class Scenario(BaseModel):
     def with_overrides(self, overrides: dict[str, Any] | None = None, /, **kwargs: Any) -> Scenario:
         """A copy with values changed, validated like a file.
 
-        Keys are dotted paths (``"actors.japan.budget"``, ``"scenario.runs"``); a bare name is a
-        parameter (``inertia`` means ``parameters.inertia``). Values are TOML values: numbers,
+        Keys are dotted paths (``"actors.japan.budget"``, ``"scenario.runs"``, an event's
+        ``"events[3].magnitude"``); a bare name is a parameter (``inertia`` means
+        ``parameters.inertia``); :mod:`sim.parameters` lists them all. Values are TOML values: numbers,
         strings, or tables such as ``{"low": 0.1, "high": 0.3}``.
         """
         changes = {**(overrides or {}), **kwargs}
@@ -417,7 +418,13 @@ class Scenario(BaseModel):
             path = key.split(".") if "." in key else ["parameters", key]
             node = raw
             for part in path[:-1]:
-                nxt = node.setdefault(part, {})
+                if m := re.fullmatch(r"(\w+)\[(\d+)\]", part):  # an item of a list: events[3]
+                    items = node.get(m[1])
+                    if not isinstance(items, list) or int(m[2]) >= len(items):
+                        raise ScenarioError(self._source, f"--set {key}", f"no item {part}")
+                    nxt = items[int(m[2])]
+                else:
+                    nxt = node.setdefault(part, {})
                 if not isinstance(nxt, dict):
                     raise ScenarioError(self._source, f"--set {key}", f"{part!r} is not a table")
                 node = nxt
