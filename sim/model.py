@@ -19,10 +19,17 @@ Step t (t = 1..T), from the state dated start + t - 1 to the state dated start +
 
 Run k's trajectory depends only on (scenario, seed, k): parameters, event magnitudes and noise are
 all drawn from counter-based streams keyed by the run's index (:mod:`sim.noise`).
+
+Two engines compute steps 1-5. ``numpy`` calls the agents' methods, which state the equations: each
+is a pass over rows of runs. ``kernel`` (the default) runs the same equations compiled with numba,
+fused into one loop over runs (:mod:`sim.kernel`), several times faster; the two agree on every
+output to 1e-9 (tests/test_kernel.py). Choose with ``HedgingModel(..., engine="numpy")`` or the
+environment variable ``HEDGESIM_ENGINE=numpy``, which worker processes inherit.
 """
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -52,6 +59,8 @@ if TYPE_CHECKING:
 
     from sim.scenario import Scenario
 
+#: The ways to compute a step: the compiled kernel (default) and the agents' numpy methods.
+ENGINES = ("kernel", "numpy")
 #: The channels of a partnership tier, in the order of ``HedgingModel.closeness`` rows.
 CHANNELS = {
     "aid_credibility": CREDIBILITY_CHANNEL,
@@ -73,6 +82,20 @@ class State:
         self.regime = np.zeros(runs)
         self.tier = np.zeros((powers, runs))
         self.tier_age = np.zeros((powers, runs))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Every stock, in the order the compiled step (:func:`sim.kernel.step`) unpacks them."""
+        return (
+            self.aid,
+            self.policy,
+            self.influence,
+            self.alignment,
+            self.dependence,
+            self.tension,
+            self.regime,
+            self.tier,
+            self.tier_age,
+        )
 
 
 class Holds:
@@ -98,10 +121,22 @@ class HedgingModel(mesa.Model):
         seed: the seed of all random streams.
         record: a buffer to record into, shape (variables, steps + 1, runs) or larger in its last
             axis (a process that computes many chunks reuses one; fresh pages cost time).
+        engine: "kernel" (the compiled step, :mod:`sim.kernel`) or "numpy" (the agents' methods);
+            default: the environment variable ``HEDGESIM_ENGINE``, else "kernel".
     """
 
-    def __init__(self, spec: Scenario, runs: int | np.ndarray, seed: int, record: np.ndarray | None = None):
+    def __init__(
+        self,
+        spec: Scenario,
+        runs: int | np.ndarray,
+        seed: int,
+        record: np.ndarray | None = None,
+        engine: str | None = None,
+    ):
         super().__init__(rng=seed)
+        self.engine = engine or os.environ.get("HEDGESIM_ENGINE") or "kernel"
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         self.spec, self.seed = spec, seed
         self.run_ids = np.arange(runs) if np.isscalar(runs) else np.asarray(runs, dtype=np.int64)
         n = self.run_ids.size
@@ -193,7 +228,7 @@ class HedgingModel(mesa.Model):
         self._refresh()
         for agent in self.great_powers:  # the initial flow, without noise
             agent.disburse(s, None)
-        self.view = self.observe(s)
+        self._view: dict[str, np.ndarray] | None = None
 
         # Outputs: names from the reporters' table, and a buffer (variables, steps + 1, runs).
         self.outputs = output_table(self)
@@ -204,6 +239,10 @@ class HedgingModel(mesa.Model):
         else:
             self.record = np.empty(shape)
         self.record_state(0)
+        if self.engine == "kernel":
+            from sim.kernel import Kernel
+
+            self.kernel = Kernel(self)
 
     # ---- events ------------------------------------------------------------------------------
     def apply_events(self, t: int) -> None:
@@ -223,7 +262,7 @@ class HedgingModel(mesa.Model):
             for stock in (s.tension, s.regime):
                 np.clip(stock, 0.0, 1.0, out=stock)
             self._refresh()
-            self.view = self.observe(s)
+            self._view = None
 
     def _refresh(self) -> None:
         """Rebuild the holds and the attributes derived from them (only on event dates)."""
@@ -244,8 +283,16 @@ class HedgingModel(mesa.Model):
             total > 0, structural / np.where(total > 0, total, 1.0), self.base_structural
         )
         self.tension_level = self.tension_base + h.tension
+        self._held = None  # the compiled step's copy of the above, rebuilt on its next step
 
     # ---- what every actor sees of a state ----------------------------------------------------
+    @property
+    def view(self) -> dict[str, np.ndarray]:
+        """:meth:`observe` of the current state (computed when first asked for after a change)."""
+        if self._view is None:
+            self._view = self.observe(self.state)
+        return self._view
+
     def observe(self, s: State) -> dict[str, np.ndarray]:
         """The quantities derived from a state that the actors decide on (and outputs report).
 
@@ -296,6 +343,14 @@ class HedgingModel(mesa.Model):
         t = self.steps  # Mesa counts steps from 1
         self.apply_events(t)
         self.deciding = self.decide_step is not None and t >= self.decide_step
+        if self.engine == "kernel":
+            if self._held is None:
+                self._held = self.kernel.held()
+            self.kernel.step(t, self._held)
+            self.state, self._next, self._view = self._next, self.state, None
+            if self.kernel.rest:
+                record(self, self.state, self.view, self.record[:, t], self.kernel.rest)
+            return
         eps = self.streams.normals(self._noise_keys, t)
         cur, nxt, view = self.state, self._next, self.view
         aid_eps = eps[self._noise_aid]
@@ -310,7 +365,7 @@ class HedgingModel(mesa.Model):
         self.small_state.update_dependence(cur, nxt, view["aid_share"])
         self.small_state.update_regime(cur, nxt)
         self.state, self._next = nxt, cur
-        self.view = self.observe(nxt)
+        self._view = self.observe(nxt)
         self.record_state(t)
 
     def update_tension(self, cur: State, nxt: State, eps: np.ndarray) -> None:
