@@ -248,17 +248,19 @@ def _mix(x):
 
 
 @njit(cache=True, error_model="numpy")
-def uniforms(base, step_keys, u1, sine):
+def uniforms(base, keys, step, u1, sine):
     """The part of :meth:`sim.noise.Streams.normals` before its logarithm, in float32.
 
-    For stream k and run r: the hash of ``base[r] + step_keys[k]``, the uniform of its bits 40-63
+    For stream k and run r: the hash of ``base[r]`` plus the stream's key at this step
+    (:meth:`~sim.noise.Streams.step_keys`), the uniform of its bits 40-63
     into ``u1[k, r]`` and, from bits 16-39, the sine factor of Box-Muller (``_sin_2pi``) into
     ``sine[k, r]``. The caller takes numpy's float32 log of ``u1`` in place; :func:`step` finishes
     each normal as ``sqrt(-2 log u1) * sine``.
     """
     K, n = u1.shape  # noqa: N806
+    at = np.uint64(step) * _U_C1
     for k in range(K):
-        key = step_keys[k]
+        key = _mix(keys[k] ^ at)
         for r in range(n):
             h = _mix(base[r] + key)
             u1[k, r] = _F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25
@@ -295,9 +297,11 @@ def _observe(
     q,
     v,
     total,
+    shares,
 ):
     """:meth:`sim.model.HedgingModel.observe` (threat: :meth:`SmallState.threats`) of runs
-    r0..r0+nb-1, into v[row, power, run - r0]; ``total`` is scratch."""
+    r0..r0+nb-1, into v[row, power, run - r0]; the contest shares only if ``shares`` (the record
+    does not need them); ``total`` is scratch."""
     P = aid.shape[0]  # noqa: N806
     dims = alignment.shape[0]
     for i in range(P):
@@ -322,6 +326,8 @@ def _observe(
                 1.0 - q[TIER_TRUST, b] * v[V_CLOSE + TRUST_CHANNEL, i, b]
             )
             v[V_THREAT, i, b] = capability[i] * (proximity[i] + v[V_PRESENCE, i, b]) * 0.5 * hostility
+    if not shares:
+        return
     # contest(): Tullock shares; credible aid with no base, presence and engagement with base 1
     _sum(v, V_CREDIBLE, total, nb)
     for i in range(P):
@@ -434,6 +440,7 @@ def step(
             q,
             v0,
             t1,
+            True,
         )
 
         # 1. GreatPower.decide: adaptive adjustment of each instrument it decides
@@ -638,6 +645,7 @@ def step(
             q,
             v1,
             t1,
+            False,
         )
         _record(r0, nb, aid1, pol1, inf1, al1, dep1, ten1, reg1, v1, rec, rows, share, even)
 
@@ -790,7 +798,7 @@ class Kernel:
     def step(self, t: int, held: tuple[np.ndarray, ...]) -> None:
         """Step t of every run: noise, then the compiled step from the model's state to its next."""
         m = self.model
-        uniforms(m.streams._base, m.streams.step_keys(m._noise_keys, t), self.logu, self.sine)
+        uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine)
         np.log(self.logu, out=self.logu)  # numpy's float32 log, as in Streams.normals
         step(
             m.state.arrays(),

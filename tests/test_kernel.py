@@ -116,7 +116,7 @@ def test_engine_is_chosen_by_argument_or_environment(csp2023, monkeypatch):
 
 
 def test_compiled_noise_is_numpys_to_the_bit():
-    """The kernel's hash and uniforms, numpy's float32 log, the kernel's Box-Muller: same bits."""
+    """The kernel's keys, hash and uniforms, numpy's float32 log, then Box-Muller: the same bits."""
     from sim.kernel import uniforms
 
     runs = np.concatenate([np.arange(5000), np.array([2**31 - 1, 2**40 + 3, 2**62])])
@@ -126,7 +126,7 @@ def test_compiled_noise_is_numpys_to_the_bit():
         want = streams.normals(keys, step).copy()
         u1 = np.empty((keys.size, runs.size), np.float32)
         sine = np.empty_like(u1)
-        uniforms(streams._base, streams.step_keys(keys, step), u1, sine)
+        uniforms(streams._base, keys, step, u1, sine)
         np.log(u1, out=u1)
         got = (np.sqrt(u1 * np.float32(-2.0)) * sine).astype(np.float64)
         assert np.array_equal(got, want), step
