@@ -307,7 +307,7 @@ def _observe(
     for i in range(P):
         held = float(holds_tier[i])
         for b in range(nb):
-            r = r0 + b
+            r = np.uint64(r0 + b)
             t = held if held > 0 else tier[i, r]
             v[V_TIER, i, b] = t
             close = (3.0 - t) / 2.0
@@ -339,13 +339,13 @@ def _observe(
         for b in range(nb):
             v[V_PRESENCE_SHARE, i, b] = v[V_PRESENCE, i, b] / (total[b] + 1.0)
     for b in range(nb):
-        total[b] = policy[ENGAGEMENT, 0, r0 + b]
+        total[b] = policy[ENGAGEMENT, 0, np.uint64(r0 + b)]
     for i in range(1, P):
         for b in range(nb):
-            total[b] += policy[ENGAGEMENT, i, r0 + b]
+            total[b] += policy[ENGAGEMENT, i, np.uint64(r0 + b)]
     for i in range(P):
         for b in range(nb):
-            v[V_ENGAGEMENT_SHARE, i, b] = policy[ENGAGEMENT, i, r0 + b] / (total[b] + 1.0)
+            v[V_ENGAGEMENT_SHARE, i, b] = policy[ENGAGEMENT, i, np.uint64(r0 + b)] / (total[b] + 1.0)
 
 
 # ---- the step --------------------------------------------------------------------------------------
@@ -390,7 +390,8 @@ def step(
     independent iterations that the processor overlaps. Every run's arithmetic is the same
     whatever its block, so blocks change nothing but speed. Loops that call ``exp`` keep the
     powers innermost, so that no vector ``exp`` (which could differ in its last bits from the
-    scalar one) ever mixes runs.
+    scalar one) ever mixes runs. Run indices are unsigned (``np.uint64(r0 + b)``): numba then
+    skips its check for negative indices, and the loops over runs vectorise.
     """
     aid0, pol0, inf0, al0, dep0, ten0, reg0, tier0, age0 = cur
     aid1, pol1, inf1, al1, dep1, ten1, reg1, tier1, age1 = nxt
@@ -418,10 +419,10 @@ def step(
         nb = min(B, n - r0)
         for k in range(runk.size):
             for b in range(nb):
-                q[runk[k], b] = prun[k, r0 + b]
+                q[runk[k], b] = prun[k, np.uint64(r0 + b)]
         for k in range(z.shape[0]):
             for b in range(nb):
-                z[k, b] = np.float64(np.sqrt(logu[k, r0 + b] * _F_M2) * sine[k, r0 + b])
+                z[k, b] = np.float64(np.sqrt(logu[k, np.uint64(r0 + b)] * _F_M2) * sine[k, np.uint64(r0 + b)])
         _observe(
             r0,
             nb,
@@ -447,19 +448,19 @@ def step(
         for x in range(4):
             for i in range(P):
                 for b in range(nb):
-                    pol1[x, i, r0 + b] = pol0[x, i, r0 + b]
+                    pol1[x, i, np.uint64(r0 + b)] = pol0[x, i, np.uint64(r0 + b)]
         if deciding:
             _sum(v0, V_CREDIBLE, t1, nb)
             _sum(v0, V_PRESENCE, t2, nb)
             for b in range(nb):
-                t3[b] = pol0[ENGAGEMENT, 0, r0 + b]
+                t3[b] = pol0[ENGAGEMENT, 0, np.uint64(r0 + b)]
             for i in range(1, P):
                 for b in range(nb):
-                    t3[b] += pol0[ENGAGEMENT, i, r0 + b]
+                    t3[b] += pol0[ENGAGEMENT, i, np.uint64(r0 + b)]
             for i in range(P):
                 if decides[i, AID]:
                     for b in range(nb):
-                        r = r0 + b
+                        r = np.uint64(r0 + b)
                         value = q[STANDING_VALUE, b] * interest[i, r]
                         total = t1[b]
                         rivals = total - v0[V_CREDIBLE, i, b]
@@ -469,7 +470,7 @@ def step(
                         pol1[AID, i, r] = _move(c, gain - c, q[POLICY_RATE, b])
                 if decides[i, PRESENCE]:
                     for b in range(nb):
-                        r = r0 + b
+                        r = np.uint64(r0 + b)
                         value = q[STANDING_VALUE, b] * interest[i, r]
                         total = 1.0 + t2[b]
                         gain = value * q[W_PRESENCE, b] * (total - v0[V_PRESENCE, i, b]) / (total * total)
@@ -477,7 +478,7 @@ def step(
                         pol1[PRESENCE, i, r] = _move(c, gain - q[PRESENCE_COST, b] * c, q[POLICY_RATE, b])
                 if decides[i, ENGAGEMENT]:
                     for b in range(nb):
-                        r = r0 + b
+                        r = np.uint64(r0 + b)
                         value = q[STANDING_VALUE, b] * interest[i, r]
                         total = 1.0 + t3[b]
                         c = pol0[ENGAGEMENT, i, r]
@@ -485,7 +486,7 @@ def step(
                         pol1[ENGAGEMENT, i, r] = _move(c, gain - q[ENGAGEMENT_COST, b] * c, q[POLICY_RATE, b])
                 if decides[i, PRESSURE]:
                     for b in range(nb):
-                        r = r0 + b
+                        r = np.uint64(r0 + b)
                         alt = _rival_max(v0, V_MEAN_ALIGNMENT, i, b)
                         backlash = q[PRESSURE_BACKLASH, b] * interest[i, r] * alt
                         c = pol0[PRESSURE, i, r]
@@ -494,7 +495,7 @@ def step(
 
         # GreatPower.disburse: the committed share of the budget, scaled, noisy, topped up
         for b in range(nb):
-            r = r0 + b
+            r = np.uint64(r0 + b)
             for i in range(P):
                 a = pol1[AID, i, r] * (budget[i, r] * aid_scale[i, r])
                 sd = q[AID_SD + i, b]
@@ -506,7 +507,7 @@ def step(
         for i in range(P):
             offers = deciding and strategic and decides[i, ENGAGEMENT]
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 tier1[i, r] = tier0[i, r]
                 age1[i, r] = age0[i, r] + 1
                 if (
@@ -522,7 +523,7 @@ def step(
         # 2. GreatPower.update_influence
         for i in range(P):
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 x = v0[V_AID_SHARE, i, b] * q[W_AID, b]
                 x += q[W_ALIGNMENT, b] * v0[V_MEAN_ALIGNMENT, i, b]
                 x += q[W_PRESENCE, b] * v0[V_PRESENCE_SHARE, i, b]
@@ -535,11 +536,11 @@ def step(
         # 3. HedgingModel.update_tension
         for d in range(D):
             for b in range(nb):
-                ten1[d, r0 + b] = level[d, r0 + b] - ten0[d, r0 + b]
+                ten1[d, np.uint64(r0 + b)] = level[d, np.uint64(r0 + b)] - ten0[d, np.uint64(r0 + b)]
         for i in range(P):
             s_i = small_dyads[i]
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 moved_pressure = pol0[PRESSURE, i, r] - policy_start[PRESSURE, i, r]
                 moved_engagement = pol0[ENGAGEMENT, i, r] - policy_start[ENGAGEMENT, i, r]
                 ten1[s_i, r] += (
@@ -547,27 +548,27 @@ def step(
                 )
         for d in range(D):
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 ten1[d, r] *= q[TENSION_RELAX, b]
                 ten1[d, r] += ten0[d, r]
         for i in range(P):
             for j in range(i + 1, P):
                 d = power_dyads[i, j]
                 for b in range(nb):
-                    r = r0 + b
+                    r = np.uint64(r0 + b)
                     stake_i = inf0[i, r] + v0[V_PRESENCE, i, b]
                     stake_j = inf0[j, r] + v0[V_PRESENCE, j, b]
                     ten1[d, r] += 0.25 * q[TENSION_RIVALRY, b] * stake_i * stake_j
         for d in range(D):
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 ten1[d, r] = _clip(ten1[d, r] + q[TENSION_NOISE, b] * z[noise_tension + d, b], 0.0, 1.0)
 
         # 4. SmallState.decide: utilities, then a logit choice approached with inertia
         for i in range(P):
             s_i = small_dyads[i]
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 regime = reg0[r] * (1.0 - pol0[PRESSURE, i, r]) - ten0[s_i, r]
                 dep = dep0[i, r]
                 e = v0[V_AID_SHARE, i, b] * q[WEIGHT_AID, b]
@@ -596,7 +597,7 @@ def step(
                 for b in range(nb):
                     u[d, i, b] += q[ALIGNMENT_NOISE, b] * z[noise_align + d * P + i, b]
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 top = u[d, 0, b]
                 for i in range(1, P):
                     top = _maximum(top, u[d, i, b])
@@ -614,14 +615,14 @@ def step(
         # SmallState.update_dependence and update_regime
         for i in range(P):
             for b in range(nb):
-                r = r0 + b
+                r = np.uint64(r0 + b)
                 x = v0[V_AID_SHARE, i, b] * q[DEPENDENCE_AID, b]
                 x += (1.0 - q[DEPENDENCE_AID, b]) * structural[i, r]
                 x -= dep0[i, r]
                 x *= q[DEPENDENCE_RATE, b]
                 dep1[i, r] = x + dep0[i, r]
         for b in range(nb):
-            r = r0 + b
+            r = np.uint64(r0 + b)
             x = regime_base - reg0[r]
             x *= q[REGIME_RELAX, b]
             reg1[r] = _clip(x + reg0[r], 0.0, 1.0)
@@ -655,7 +656,7 @@ def _put(rec, k, x, r0, nb):
     """rec[k + i, r0 + b] = x[i, r0 + b] for each row i and run b of the block (k >= 0)."""
     for i in range(x.shape[0]):
         for b in range(nb):
-            rec[k + i, r0 + b] = x[i, r0 + b]
+            rec[k + i, np.uint64(r0 + b)] = x[i, np.uint64(r0 + b)]
 
 
 @njit(cache=True, error_model="numpy")
@@ -663,7 +664,7 @@ def _put_view(rec, k, v, row, r0, nb):
     """rec[k + i, r0 + b] = v[row, i, b] for each power i and run b of the block (k >= 0)."""
     for i in range(v.shape[1]):
         for b in range(nb):
-            rec[k + i, r0 + b] = v[row, i, b]
+            rec[k + i, np.uint64(r0 + b)] = v[row, i, b]
 
 
 @njit(cache=True, error_model="numpy")
@@ -698,7 +699,7 @@ def _record(
     if rows[OUT_TENSION] >= 0:
         _put(rec, rows[OUT_TENSION], tension, r0, nb)
     for b in range(nb):
-        r = r0 + b
+        r = np.uint64(r0 + b)
         if rows[OUT_REGIME] >= 0:
             rec[rows[OUT_REGIME], r] = regime[r]
         top = dependence[0, r]
