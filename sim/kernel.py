@@ -24,10 +24,16 @@ seconds, the next ones load them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
-import numpy as np
-from numba import njit
+# Intel's SVML vector exp (which numba uses when the icc_rt package is installed) may differ from
+# the scalar exp in its last bits: a run's numbers would then depend on which runs share a vector.
+# Read by numba when it is first imported (a process that imported numba earlier keeps its setting).
+os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 
 from sim.agents import (
     AID,
