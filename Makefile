@@ -1,11 +1,12 @@
 # Two commands do all set-up on a fresh clone:
 #   make run    builds .venv (Python >= 3.12, found by scripts/find-python) and runs csp2023
-#   make test   builds the same .venv and runs the test suite
+#   make test   builds the same .venv and runs the test suite; then the fast tests on every other
+#               Python >= 3.12 found (scripts/test-pythons, a venv each: .venv-3.13, ...)
 PYTHON := $(shell scripts/find-python)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dashboard bench bench-ensembles lint clean-venv
+.PHONY: run test test-fast test-pythons dashboard bench bench-ensembles bench-statistics lint clean-venv
 
 $(STAMP): pyproject.toml scripts/find-python
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found (see scripts/find-python)" >&2; exit 1; }
@@ -22,12 +23,23 @@ dashboard: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+	scripts/test-pythons
+
+# The fast part: no browser, no notebooks, no Dask cluster, no long ensembles (pytest markers).
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not slow and not browser"
+
+test-pythons: $(STAMP)
+	scripts/test-pythons
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/throughput.py
 
 bench-ensembles: $(STAMP)
 	$(VENV)/bin/python benchmarks/ensembles.py
+
+bench-statistics: $(STAMP)
+	$(VENV)/bin/python benchmarks/row_stats.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -9,6 +9,7 @@ The plain Python API, the same one under the CLI, the notebooks and the dashboar
     ens.summary()                        # tidy DataFrame
     comp = sim.compare(["scenarios/no_csp.toml", "scenarios/csp2023.toml"], runs=200)
     comp.differences()                   # paired differences against the first scenario
+    sim.explain(scenario_a, scenario_b).table   # that difference split by mechanism
 
 Names are imported lazily, so ``import sim`` (and ``hedgesim --help``) stays quick.
 """
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from sim.comparison import Comparison, compare
     from sim.ensemble import Ensemble, run
     from sim.errors import HedgesimError, ScenarioError
+    from sim.explanation import Explanation, explain
     from sim.model import HedgingModel
     from sim.outputs import load_results, write_results
     from sim.scenario import Scenario, bundled_scenarios, load_scenario
@@ -33,6 +35,8 @@ _WHERE = {
     "Scenario": "sim.scenario",
     "run": "sim.ensemble",
     "Ensemble": "sim.ensemble",
+    "explain": "sim.explanation",
+    "Explanation": "sim.explanation",
     "HedgingModel": "sim.model",
     "write_results": "sim.outputs",
     "load_results": "sim.outputs",
@@ -42,12 +46,14 @@ _WHERE = {
 __all__ = [
     "Comparison",
     "Ensemble",
+    "Explanation",
     "HedgesimError",
     "HedgingModel",
     "Scenario",
     "ScenarioError",
     "bundled_scenarios",
     "compare",
+    "explain",
     "load_results",
     "load_scenario",
     "run",

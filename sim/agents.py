@@ -10,7 +10,7 @@ adjustment toward what raises its objective (:meth:`GreatPower.decide`); the sma
 alignment in three dimensions by a logit rule (:meth:`SmallState.decide`). The loop goes both ways:
 the powers read the small state's alignment and each other's policies, and the small state reads
 theirs. No partnership tier or event enters influence or alignment directly; a tier acts only
-through the three channels of :meth:`HedgingModel.closeness` (docs/ODD.md, 7.2).
+through the three channels of ``closeness`` in :meth:`HedgingModel.observe` (docs/ODD.md, 7.2).
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ UPGRADE_INTERVAL = 4
 def contest(effort: np.ndarray, base: float = 0.0) -> np.ndarray:
     """Shares of a contest over the powers (axis 0): effort_i / (base + sum_j effort_j).
 
-    Tullock's (1980) contest success function with exponent 1; ``base`` is the weight of the small
-    state's own say (1 for presence and engagement: foreign presence never buys all the leverage).
-    With no effort at all, the shares are equal (base 0) or zero.
+    Tullock's (1980) contest success function with exponent 1; ``base`` is the weight of anything
+    else that competes (none in the model). With no effort at all, the shares are equal.
     """
     total = effort.sum(axis=0) + base
     if base > 0:
@@ -79,19 +78,26 @@ class GreatPower(mesa.Agent):
         """Process 1: choose each instrument by adaptive adjustment toward a higher objective.
 
         The power values its standing with the small state (its influence target, process 2) at
-        ``V = standing_value * interest`` budget-quarters, and pays a quadratic cost for each
+        ``V = standing_value * interest * (1 + rivalry * lead)`` budget-quarters, where ``lead`` is
+        how far the strongest rival's influence stands above its own: standing is worth more to a
+        power that is falling behind (relative gains, Grieco 1988). It pays a quadratic cost for each
         instrument (Tullock 1980's contest with convex costs; the unit is the cost of committing its
         whole budget for a quarter, so aid's cost is u^2 / 2 with u = aid / budget). Each quarter it
-        moves an instrument by ``policy_rate`` times its marginal value at last quarter's state,
-        at most :data:`MAX_MOVE` (myopic gradient adjustment, a rule of bounded rationality: Arrow &
-        Hurwicz 1958; Selten 1991 on adaptive adjustment). The marginal values:
+        reads the marginal gain of each instrument at last quarter's state, takes the level at which
+        that gain would equal the marginal cost (its myopic best response) and moves
+        ``policy_rate`` of the way there, at most :data:`MAX_MOVE` (partial adjustment toward a
+        best response, a rule of bounded rationality: Cournot dynamics with inertia; Selten 1991
+        on adaptive adjustment; Fudenberg & Levine 1998, ch. 1). The marginal gains (costs after
+        the minus sign):
 
-        * aid: V w_aid budget_i c_i R_i / T^2 - u_i, where the credible aid flows c_j a_j compete in
-          a contest (T their sum, R_i the rivals' part): a power whose rivals give nothing gains
-          nothing by giving more, and a leader reacts to a challenger as the challenger reacts to it
-          (competitive aid giving: Luo & Kheang Un 2021; Walt 1987 on aid as an instrument);
-        * presence and engagement: V w_x (1 + S - x_i) / (1 + S)^2 - cost_x x_i, contests in which
-          the small state's own say has weight 1 (S the sum of the powers' levels);
+        * aid: V w_aid budget_i s_i c_i R_i / T^2 - u_i, where the credible commitments c_j a_j
+          compete in a contest (T their sum, R_i the rivals' part; s_i the scale of aid events in
+          force; commitments before execution noise): a power whose rivals give nothing gains
+          nothing by giving more; a leader gains more from its aid when a challenger gives more
+          (the favourite's response in a contest: Dixit 1987), and a challenger values standing
+          more as the leader pulls ahead (competitive aid giving: Luo & Kheang Un 2021);
+        * presence and engagement: V w_x (S - x_i) / S^2 - cost_x x_i, the same contest over the
+          powers' levels (S their sum);
         * pressure: conditionality_i - pressure_backlash interest_i alt_i - pressure_cost g_i: the
           power values governance, but pressure costs it the more, the more it cares for the small
           state and the more the small state leans to a rival that asks nothing (alt_i, the largest
@@ -102,30 +108,32 @@ class GreatPower(mesa.Agent):
         out[:] = c
         if not m.deciding or not self.decides:
             return
-        value = p.standing_value * m.interest[i]
+        lead = m.rival_max(cur.influence, i)
+        lead -= cur.influence[i]
+        np.maximum(lead, 0.0, out=lead)
+        value = p.standing_value * m.interest[i] * (1.0 + p.rivalry * lead)
         w = m.weights
         if AID in self.decides:
-            flows = view["credible_aid"]
+            # commitments, not noisy disbursements: a power does not chase its own execution noise
+            flows = view["credible_commitment"]
             total = flows.sum(axis=0)
             rivals = total - flows[i]
-            gain = value * w["aid"] * m.budget[i] * view["credibility"][i] * rivals
+            gain = value * w["aid"] * m.budget[i] * m.holds.aid_scale[i] * view["credibility"][i] * rivals
             gain /= np.maximum(total * total, 1e-12)
-            _move(out[AID], gain - c[AID], p.policy_rate)
-        for k, name, cost in (
-            (PRESENCE, "presence", p.presence_cost),
-            (ENGAGEMENT, "engagement", p.engagement_cost),
+            _adjust(out[AID], gain, 1.0, p.policy_rate)
+        for k, name, cost, scale in (
+            (PRESENCE, "presence", p.presence_cost, m.presence_scale[i]),  # held presence shocks scale it
+            (ENGAGEMENT, "engagement", p.engagement_cost, 1.0),
         ):
             if k in self.decides:
                 levels = view[name]
-                total = 1.0 + levels.sum(axis=0)
-                gain = value * w[name] * (total - levels[i]) / (total * total)
-                _move(out[k], gain - cost * c[k], p.policy_rate)
+                total = levels.sum(axis=0)
+                gain = value * w[name] * scale * (total - levels[i]) / np.maximum(total * total, 1e-12)
+                _adjust(out[k], gain, cost, p.policy_rate)
         if PRESSURE in self.decides:
             alt = m.rival_max(view["mean_alignment"], i)
-            backlash = p.pressure_backlash * m.interest[i] * alt
-            _move(
-                out[PRESSURE], m.conditionality[i] - backlash - p.pressure_cost * c[PRESSURE], p.policy_rate
-            )
+            gain = m.conditionality[i] - p.pressure_backlash * m.interest[i] * alt
+            _adjust(out[PRESSURE], gain, p.pressure_cost, p.policy_rate)
 
     def disburse(self, nxt: State, eps: np.ndarray) -> None:
         """The aid flow of the quarter: the committed share of the budget, scaled and topped up by
@@ -152,13 +160,14 @@ class GreatPower(mesa.Agent):
         nxt.tier_age[i] = cur.tier_age[i] + 1
         if not (m.deciding and m.strategic and ENGAGEMENT in self.decides):
             return
+        in_force = m.view["tier"][i]  # a partnership event in force overrides the offers' tier
         ok = (
             (nxt.policy[ENGAGEMENT, i] >= m.p.upgrade_engagement)
-            & (cur.tier[i] > 1)
+            & (in_force > 1)
             & (cur.tier_age[i] >= UPGRADE_INTERVAL)
             & (mean_alignment[i] * len(m.powers) >= 1.0)
         )
-        nxt.tier[i] -= ok
+        nxt.tier[i] = np.where(ok, in_force - 1, cur.tier[i])  # an event's tier leaves no residue
         nxt.tier_age[i][ok] = 0
 
     def update_influence(self, cur: State, nxt: State, view: dict[str, np.ndarray]) -> None:
@@ -185,9 +194,16 @@ class GreatPower(mesa.Agent):
         np.clip(out, 0.0, 1.0, out=out)
 
 
-def _move(level: np.ndarray, marginal: np.ndarray, rate: float | np.ndarray) -> None:
-    """level += rate * marginal, the move capped at MAX_MOVE, the level kept in 0..1 (in place)."""
-    step = np.clip(rate * marginal, -MAX_MOVE, MAX_MOVE)
+def _adjust(level: np.ndarray, gain: np.ndarray, cost: float | np.ndarray, rate: float | np.ndarray) -> None:
+    """Partial adjustment toward the myopic best response, in place.
+
+    With a marginal gain ``gain`` (read at last quarter's state) and a quadratic cost ``cost x^2 / 2``,
+    the best level is gain / cost; the level moves ``rate`` of the way there, by at most
+    :data:`MAX_MOVE`, and stays in 0..1. A level whose instrument costs nothing goes to 1 when it
+    gains anything and to 0 when it does not.
+    """
+    best = np.clip(gain / np.maximum(cost, 1e-12), 0.0, 1.0)
+    step = np.clip(rate * (best - level), -MAX_MOVE, MAX_MOVE)
     level += step
     np.clip(level, 0.0, 1.0, out=level)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.signals import sigterm_deferred
 from sim.store import TrajectoryFile
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 #: (throughput falls at larger chunks, see benchmarks/README.md), large enough to amortise the
 #: per-step Python overhead.
 DEFAULT_CHUNK = 4096
+
+#: A default chunk holds at most this many bytes of records, so a long horizon gets fewer runs
+#: per chunk (csp2023, 6 KB per run, keeps :data:`DEFAULT_CHUNK`).
+CHUNK_BYTES = 64 * 2**20
 
 #: Below this many run-steps one process is faster than a pool: each worker process pays about a
 #: second of start-up (Python, numpy, Mesa), and one process does ~1M run-steps/s.
@@ -47,11 +52,36 @@ def plan(runs: int, chunk: int) -> list[tuple[int, int]]:
     return [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
 
 
+def plan_size(runs: int, chunk: int) -> int:
+    """How many chunks :func:`plan` makes."""
+    return -(-runs // chunk)
+
+
+def default_chunk(run_bytes: int) -> int:
+    """Runs per chunk by default: :data:`DEFAULT_CHUNK`, fewer when a run's record is large."""
+    return max(1, min(DEFAULT_CHUNK, CHUNK_BYTES // max(1, run_bytes)))
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def auto_workers(runs: int, steps: int) -> int:
     """One process for small ensembles, every core where the start-up pays off."""
     if runs * steps < PARALLEL_RUN_STEPS:
         return 1
-    return max(1, os.cpu_count() or 1)
+    return cores()
+
+
+def processes(workers: int | None, runs: int, steps: int, chunks: int, dask: str | None) -> int:
+    """Local processes for an ensemble: ``workers`` when given, else :func:`auto_workers`; never
+    more than there are chunks to compute (with Dask, they only compute statistics)."""
+    procs = workers if workers is not None else auto_workers(runs, steps)
+    return procs if dask is not None else max(1, min(procs, chunks))
 
 
 def simulate(spec: Scenario, seed: int, start: int, stop: int, reuse: bool = False) -> np.ndarray:
@@ -128,7 +158,8 @@ class LocalPool:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
-            self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
+            with sigterm_deferred():  # a SIGTERM waits until the workers have their start-up data
+                self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)

@@ -16,18 +16,25 @@ from typing import Any
 import click
 
 from sim.errors import HedgesimError
+from sim.limits import MAX_RUNS
+from sim.signals import Terminated, sigterm_raises
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn input errors into one line and exit code 2; Ctrl-C into exit code 130, no traceback."""
+    """Turn input errors into one line and exit code 2; Ctrl-C into exit code 130 and SIGTERM into
+    exit code 143 (128 + 15), with nothing left behind and no traceback."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with sigterm_raises():
+                return fn(*args, **kwargs)
         except HedgesimError as err:
             click.echo(f"hedgesim: {err}", err=True)
             sys.exit(2)
+        except Terminated:
+            click.echo("hedgesim: terminated; nothing was written", err=True)
+            sys.exit(143)
         except KeyboardInterrupt:
             click.echo("\nhedgesim: interrupted; nothing was written", err=True)
             sys.exit(130)
@@ -36,7 +43,28 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Group(click.Group):
-    """The command group; it keeps the command line as typed, for the results' manifest."""
+    """The command group; it keeps the command line as typed, for the results' manifest, and says
+    what is wrong with a command line in one line (``hedgesim: --runs: ...``), exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.NoArgsIsHelpError as err:
+            err.show()  # no command at all: the help, as before
+            sys.exit(err.exit_code)
+        except click.UsageError as err:
+            where = f"{err.ctx.info_name}: " if err.ctx is not None and err.ctx.parent is not None else ""
+            click.echo(f"hedgesim: {where}{' '.join(err.format_message().split())}", err=True)
+            sys.exit(2)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except click.exceptions.Abort:
+            click.echo("hedgesim: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         argv = list(args)
@@ -62,6 +90,37 @@ def output_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def set_option(text: str) -> Callable[..., Any]:
+    """The ``--set KEY=VALUE`` option (repeatable); the command receives ``sets``."""
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=text)
+
+
+def overridden(scenario: Any, sets: tuple[str, ...]) -> Any:
+    """A scenario with the ``--set`` values applied."""
+    from sim.scenario import parse_override
+
+    return scenario.with_overrides(dict(parse_override(s) for s in sets))
+
+
+def check_resources(scs: list[Any], runs: int | None, out: Path | None, quiet: bool, **options: Any) -> None:
+    """Estimate memory, disk and time before any work; refuse what cannot fit, in one line, and
+    say how long a long job will take."""
+    from sim.resources import Estimate, check, estimate, size_text, time_text
+
+    total = Estimate()
+    for sc in scs:
+        total.add(estimate(sc, runs or scs[0].scenario.runs, **options))
+    what = scs[0].name if len(scs) == 1 else "-vs-".join(s.name for s in scs)
+    check(total, what, out if out is not None else Path("results"))
+    if total.seconds > 60 and not quiet:
+        click.echo(
+            f"hedgesim: this will take about {time_text(total.seconds)} on {total.processes} "
+            f"process{'es' if total.processes > 1 else ''}, {size_text(total.memory)} of memory and "
+            f"{size_text(total.disk)} of disk",
+            err=True,
+        )
 
 
 def ensemble_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,20 +162,16 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO.toml")
-@click.option("--runs", type=click.IntRange(min=1), help="Number of runs (default: the scenario's).")
+@click.option(
+    "--runs", type=click.IntRange(1, MAX_RUNS), help="Number of runs, at most 10^7 (default: the scenario's)."
+)
 @click.option(
     "--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's, else a fresh one)."
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), help="Results folder (default: results/<name>/<time>/)."
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Change a value, e.g. --set inertia=0.3 or --set actors.japan.budget=200. Repeatable.",
-)
+@set_option("Change a value, e.g. --set inertia=0.3 or --set actors.japan.budget=200. Repeatable.")
 @click.option(
     "--format",
     "fmt",
@@ -129,7 +184,7 @@ def main() -> None:
     "--trajectories/--no-trajectories",
     default=None,
     help="Write every run's trajectories (default: when they take at most 512 MiB, "
-    "about 100,000 runs of csp2023).",
+    "88,768 runs of csp2023; the last line says whether they were written).",
 )
 @output_options
 @ensemble_options
@@ -153,45 +208,49 @@ def run(
 
     The folder holds manifest.json, summary.csv, every run's trajectories and figures/.
     """
-    import os
-
+    from sim.chunks import cores
     from sim.ensemble import run as run_ensemble
-    from sim.outputs import check_folder, default_folder, staging, write_into
-    from sim.scenario import load_scenario, parse_override
+    from sim.folders import check_folder, default_folder, folder_label, staging
+    from sim.outputs import write_into
+    from sim.scenario import load_scenario
 
-    sc = load_scenario(scenario)
-    overrides = dict(parse_override(s) for s in sets)
-    sc = sc.with_overrides(overrides)
-    folder = out if out is not None else default_folder(sc.name)
-    check_folder(folder, force)  # before the work, not after
+    sc = overridden(load_scenario(scenario), sets)
+    if out is not None:
+        check_folder(out, force)  # before the work, not after
+    options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
+    check_resources(
+        [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
+    )
+    folder = out if out is not None else default_folder(sc.name, folder_label(sc.overrides))
     command = command_line()
-    with staging(folder, force) as tmp:  # removed on error or Ctrl-C: nothing half-written
+    # removed on error, Ctrl-C or SIGTERM: nothing half-written
+    with staging(folder, force, reserved=out is None) as tmp:
         ens = run_ensemble(
             sc,
             runs=runs,
             seed=seed,
             progress=False if quiet else None,
-            workers=workers,
-            dask=dask,
-            chunk_size=chunk_size,
             store=tmp / "trajectories.npy",
+            **options,
         )
-        write_into(
+        files = write_into(
             ens,
             tmp,
             fmt=fmt,
             figures=not no_figures,
             command=command,
-            workers=min(2, os.cpu_count() or 1),
+            workers=min(2, cores()),
             trajectories=trajectories,
         )
     if not quiet:
-        click.echo(digest(ens, folder, figures=not no_figures))
+        click.echo(digest(ens, folder, files, trajectories))
 
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="A.toml B.toml [C.toml ...]")
-@click.option("--runs", type=click.IntRange(min=1), help="Runs per scenario (default: the first's).")
+@click.option(
+    "--runs", type=click.IntRange(1, MAX_RUNS), help="Runs per scenario, at most 10^7 (default: the first's)."
+)
 @click.option(
     "--seed",
     type=click.IntRange(0, 2**63 - 1),
@@ -207,6 +266,7 @@ def run(
     metavar="DATE",
     help="Date of the difference table, e.g. 2024Q4 (default: the last). Repeatable.",
 )
+@set_option("Change a value in every scenario compared, e.g. --set inertia=0.3. Repeatable.")
 @output_options
 @ensemble_options
 @friendly
@@ -216,6 +276,7 @@ def compare(
     seed: int | None,
     out: Path | None,
     at: tuple[str, ...],
+    sets: tuple[str, ...],
     no_figures: bool,
     force: bool,
     quiet: bool,
@@ -230,34 +291,47 @@ def compare(
     not from the luck of the draw. Writes overlay figures, differences.csv and differences.md.
     """
     from sim.comparison import compare as compare_scenarios
-    from sim.comparison import parse_at, write_comparison
+    from sim.comparison import parse_at, write_comparison_into
     from sim.errors import HedgesimError
-    from sim.outputs import check_folder, default_folder
+    from sim.folders import check_folder, default_folder, folder_label, staging
     from sim.scenario import load_scenario
 
     if len(scenarios) < 2:
         raise HedgesimError(f"compare: expected two or more scenario files, found {len(scenarios)}")
-    scs = [load_scenario(s) for s in scenarios]
+    scs = [overridden(load_scenario(s), sets) for s in scenarios]
     parse_at(at, scs[0].dates, label="--at")  # bad dates fail before any work
-    folder = out if out is not None else default_folder("-vs-".join(s.name for s in scs))
-    check_folder(folder, force)
-    comp = compare_scenarios(
-        scs,
-        runs=runs,
-        seed=seed,
-        at=list(at),
-        progress=False if quiet else None,
-        workers=workers,
-        dask=dask,
-        chunk_size=chunk_size,
-    )
-    # the command that repeats this comparison exactly: the runs and the seed actually used
-    words = ["compare", *scenarios, "--runs", str(comp.runs), "--seed", str(comp.seed), "--out", str(folder)]
-    words += [w for d in comp.at for w in ("--at", d)]
-    command = "hedgesim " + " ".join(shlex.quote(w) for w in words)
-    write_comparison(comp, folder, force=force, figures=not no_figures, command=command)
+    if out is not None:
+        check_folder(out, force)
+    options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
+    check_resources(scs, runs, out, quiet, trajectories=False, figures=not no_figures, **options)
+    name = "-vs-".join(s.name for s in scs)
+    folder = out if out is not None else default_folder(name, folder_label(scs[0].overrides))
+    with staging(folder, force, reserved=out is None) as tmp:
+        # large ensembles keep their runs in the staging folder, so a killed comparison leaves
+        # nothing that the next run does not clean
+        progress = False if quiet else None
+        comp = compare_scenarios(
+            scs, runs=runs, seed=seed, at=list(at), progress=progress, stores=tmp, **options
+        )
+        # the command that repeats this comparison exactly: the runs and the seed actually used
+        words = [
+            "compare",
+            *scenarios,
+            "--runs",
+            str(comp.runs),
+            "--seed",
+            str(comp.seed),
+            "--out",
+            str(folder),
+        ]
+        words += [w for d in comp.at for w in ("--at", d)] + [w for x in sets for w in ("--set", x)]
+        command = "hedgesim " + " ".join(shlex.quote(w) for w in words)
+        write_comparison_into(comp, tmp, figures=not no_figures, command=command)
+        text = "" if quiet else comp.text()
+        for k in range(len(scs)):
+            (tmp / f"trajectories-{k}.npy").unlink(missing_ok=True)  # read; not part of the results
     if not quiet:
-        click.echo(comp.text())
+        click.echo(text)
         extra = "" if no_figures else ", figures/"
         click.echo(f"Results in {folder}/ (differences.csv, differences.md, summary.csv{extra})")
 
@@ -295,6 +369,47 @@ def _short(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+@main.command()
+@click.argument("baseline", metavar="A.toml")
+@click.argument("scenario", metavar="B.toml")
+@click.option("--runs", type=click.IntRange(min=1), help="Paired runs per variant (default: A's).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: A's, else a fresh one).")
+@click.option("--at", "at", metavar="DATE", help="Date to explain, e.g. 2026Q4 (default: the last).")
+@click.option("--output", "outputs", multiple=True, metavar="NAME", help="An output to explain (repeatable).")
+@click.option(
+    "--channel", "channels", multiple=True, metavar="NAME", help="A mechanism to switch off (repeatable)."
+)
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Also write the table as CSV.")
+@friendly
+def explain(
+    baseline: str,
+    scenario: str,
+    runs: int | None,
+    seed: int | None,
+    at: str | None,
+    outputs: tuple[str, ...],
+    channels: tuple[str, ...],
+    csv_path: Path | None,
+) -> None:
+    """Split the difference B - A by mechanism: which channels carry it?
+
+    Each mechanism of [mechanisms] is switched off in both scenarios, one at a time, with common
+    random numbers; the table gives each one's part of the difference (its share in brackets), the
+    interaction and what no mechanism carries. They add up to the total.
+    """
+    from sim.explanation import explain as explain_difference
+    from sim.scenario import load_scenario
+
+    if csv_path is not None and csv_path.exists():
+        raise HedgesimError(f"{csv_path}: exists; choose another --csv")
+    a, b = load_scenario(baseline), load_scenario(scenario)
+    result = explain_difference(a, b, runs, seed, at, list(outputs) or None, list(channels) or None)
+    click.echo(result.text())
+    if csv_path is not None:
+        result.table.to_csv(csv_path, index_label="output")
+        click.echo(f"Table in {csv_path}")
 
 
 @main.command()
@@ -365,13 +480,19 @@ def dashboard(scenario: str | None, port: str, host: str, no_browser: bool) -> N
     serve(scenario, host, int(port), open_browser=not no_browser)
 
 
-def digest(ens: Any, folder: Path, figures: bool = True) -> str:
-    """A few lines: what ran, the key end values with their spread, where the files went."""
+def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None = None) -> str:
+    """A few lines: what ran (and with which --set), the key end values with their spread, where
+    the files went, and whether the trajectories are among them."""
+    from sim.outputs import trajectories_note
+    from sim.scenario import override_text
+
     sc = ens.scenario
     names = {k: a.name for k, a in sc.actors.items()}
     origin = {"given": "given", "scenario": "from the scenario", "drawn": "drawn; pass --seed to repeat"}
-    lines = [
-        f"{sc.scenario.title}",
+    lines = [f"{sc.scenario.title}"]
+    if sc.overrides:
+        lines.append("with --set " + ", ".join(override_text(k, v) for k, v in sc.overrides.items()))
+    lines += [
         f"{ens.runs} runs, {ens.dates[0]} to {ens.dates[-1]}, seed {ens.seed} ({origin[ens.seed_origin]}),"
         f" {ens.wall_time:.2f} s to run",
         f"At {ens.dates[-1]}: median [90% of runs]",
@@ -385,7 +506,8 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
     rows = [
         ("influence", [(names[p], f"{p}.influence") for p in sc.powers]),
         ("aid, USD m/q", [(names[p], f"{p}.aid") for p in sc.powers]),
-        ("alignment", [(names[p], f"{sc.small}.alignment.{p}") for p in sc.powers]),
+        ("alignment (mean of dimensions)", [(names[p], f"{sc.small}.alignment.{p}") for p in sc.powers]),
+        ("security alignment", [(names[p], f"{sc.small}.alignment.security.{p}") for p in sc.powers]),
     ]
     width = max(len(n) for n in names.values())
     for label, cells in rows:
@@ -396,7 +518,10 @@ def digest(ens: Any, folder: Path, figures: bool = True) -> str:
         (v for v in ens.variables if v.startswith("tension.")), key=lambda v: -float(ens.quantiles(v)[2, -1])
     )[:3]
     lines.append("  highest tension  " + ", ".join(f"{v.removeprefix('tension.')} {cell(v)}" for v in dyads))
-    lines.append(f"Results in {folder}/ (summary.csv, manifest.json{', figures/' if figures else ''})")
+    shown = ["summary.csv", "manifest.json"] + [f for f in files if f.startswith("trajectories")]
+    shown += ["figures/"] if any(f.startswith("figures/") for f in files) else []
+    note = trajectories_note(ens, trajectories)
+    lines.append(f"Results in {folder}/ ({', '.join(shown)})" + (f"; {note}" if note else ""))
     return "\n".join(lines)
 
 

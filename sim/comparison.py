@@ -333,6 +333,8 @@ def compare(
     seed: int | None = None,
     at: list[str] | None = None,
     progress: bool | None = None,
+    *,
+    stores: str | Path | None = None,
     **run_options: Any,
 ) -> Comparison:
     """Run several scenarios with common random numbers and pair their runs.
@@ -345,6 +347,8 @@ def compare(
             A seed in another scenario's file is not used: pairing needs one seed for all.
         at: dates of the difference table (default: the last date).
         progress: show progress on stderr (default: when stderr is a terminal and a run is long).
+        stores: a folder for the trajectory files of ensembles too large for memory
+            (``trajectories-<k>.npy``, kept; default: temporary files, deleted with the comparison).
         **run_options: passed to :func:`sim.run` for every scenario: ``workers``, ``dask``,
             ``chunk_size`` (they change no number).
 
@@ -371,10 +375,17 @@ def compare(
         seed, origin = (
             (first.scenario.seed, "scenario") if first.scenario.seed is not None else (new_seed(), "drawn")
         )
-    ensembles = [run(sc, runs=n, seed=seed, progress=progress, **run_options) for sc in scs]
+    ensembles = [
+        run(sc, runs=n, seed=seed, progress=progress, store=_store(stores, k), **run_options)
+        for k, sc in enumerate(scs)
+    ]
     for ens in ensembles:
         ens.seed_origin = origin
     return Comparison(ensembles, dates)
+
+
+def _store(folder: str | Path | None, k: int) -> Path | None:
+    return None if folder is None else Path(folder) / f"trajectories-{k}.npy"
 
 
 def write_comparison(
@@ -391,58 +402,67 @@ def write_comparison(
     ``summary.csv`` (every scenario's summary with a ``scenario`` column) and ``figures/`` (one
     overlay per variable group, PNG and SVG).
     """
+    from sim.folders import staging
+
+    out = Path(out)
+    with staging(out, force) as tmp:
+        write_comparison_into(comp, tmp, figures=figures, command=command)
+    return out
+
+
+def write_comparison_into(
+    comp: Comparison, tmp: Path, *, figures: bool = True, command: str | None = None
+) -> None:
+    """Write a comparison's files into a staging folder (see :func:`sim.folders.staging`)."""
     import json
     import sys
     import time
     from datetime import UTC, datetime
 
-    from sim.outputs import staging, versions
+    from sim.outputs import versions
+    from sim.scenario import override_text
 
     t0 = time.perf_counter()
-    out = Path(out)
-    with staging(out, force) as tmp:
-        files = ["manifest.json", "differences.csv", "differences.md", "summary.csv"]
-        comp.differences().to_csv(
-            tmp / "differences.csv", index=False, float_format="%.10g", lineterminator="\n"
-        )
-        (tmp / "differences.md").write_text(comp.markdown() + "\n")
-        comp.summary().to_csv(tmp / "summary.csv", index=False, float_format="%.10g", lineterminator="\n")
-        if figures:
-            from sim.overlays import save_overlays
+    files = ["manifest.json", "differences.csv", "differences.md", "summary.csv"]
+    comp.differences().to_csv(tmp / "differences.csv", index=False, float_format="%.10g", lineterminator="\n")
+    (tmp / "differences.md").write_text(comp.markdown() + "\n")
+    comp.summary().to_csv(tmp / "summary.csv", index=False, float_format="%.10g", lineterminator="\n")
+    if figures:
+        from sim.overlays import save_overlays
 
-            files += [str(p.relative_to(tmp)) for p in save_overlays(comp, tmp / "figures")]
-        manifest = {
-            "comparison": comp.labels,
-            "baseline": comp.labels[0],
-            "scenarios": [
-                {
-                    "label": label,
-                    "name": e.scenario.name,
-                    "title": e.scenario.scenario.title,
-                    "file": e.scenario.source,
-                    "sha256": e.scenario.sha256,
-                }
-                for label, e in zip(comp.labels, comp.ensembles, strict=True)
-            ],
-            "seed": comp.seed,
-            "seed_origin": comp.seed_origin,
-            "common_random_numbers": "every scenario run with this seed: run k draws the same numbers in all",
-            "runs": comp.runs,
-            "steps": comp.ensembles[0].steps,
-            "start": comp.dates[0],
-            "end": comp.dates[-1],
-            "at": comp.at,
-            "variables": comp.variables,
-            "interval": "ci_low..ci_high: 90% Student t interval of the mean paired difference; "
-            "p05..p95: 5th-95th percentile of the paired differences",
-            "files": files,
-            "versions": versions(),
-            "command": command if command is not None else " ".join(sys.argv),
-            "wall_time_s": {
-                "run": round(sum(e.wall_time for e in comp.ensembles), 3),
-                "write": round(time.perf_counter() - t0, 3),
-            },
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return out
+        files += [str(p.relative_to(tmp)) for p in save_overlays(comp, tmp / "figures")]
+    manifest = {
+        "comparison": comp.labels,
+        "baseline": comp.labels[0],
+        "scenarios": [
+            {
+                "label": label,
+                "name": e.scenario.name,
+                "title": e.scenario.scenario.title,
+                "file": e.scenario.source,
+                "sha256": e.scenario.sha256,
+                "overrides": [override_text(k, v) for k, v in e.scenario.overrides.items()],
+            }
+            for label, e in zip(comp.labels, comp.ensembles, strict=True)
+        ],
+        "seed": comp.seed,
+        "seed_origin": comp.seed_origin,
+        "common_random_numbers": "every scenario run with this seed: run k draws the same numbers in all",
+        "runs": comp.runs,
+        "steps": comp.ensembles[0].steps,
+        "start": comp.dates[0],
+        "end": comp.dates[-1],
+        "at": comp.at,
+        "variables": comp.variables,
+        "interval": "ci_low..ci_high: 90% Student t interval of the mean paired difference; "
+        "p05..p95: 5th-95th percentile of the paired differences",
+        "files": files,
+        "versions": versions(),
+        "command": command if command is not None else " ".join(sys.argv),
+        "wall_time_s": {
+            "run": round(sum(e.wall_time for e in comp.ensembles), 3),
+            "write": round(time.perf_counter() - t0, 3),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

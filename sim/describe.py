@@ -18,7 +18,19 @@ from sim.events import SHOCK_ATTRIBUTES, Event
 from sim.quantities import Dist
 from sim.scenario import GreatPower, Parameters, Scenario
 
-_POWER_FIELDS = ("budget", "interest", "conditionality", "presence", "influence", "capability", "proximity")
+#: The great powers' columns: field and title.
+_POWER_COLUMNS = {
+    "budget": "budget USD m/q",
+    "aid": "aid USD m/q",
+    "interest": "interest",
+    "conditionality": "conditionality",
+    "presence": "presence",
+    "pressure": "pressure",
+    "engagement": "engagement",
+    "influence": "influence",
+    "capability": "capability",
+    "proximity": "proximity",
+}
 _TIERS = {1: "comprehensive strategic partnership", 2: "strategic partnership", 3: "other"}
 
 
@@ -59,32 +71,37 @@ def describe(sc: Scenario) -> str:
         out += ["", *textwrap.wrap(" ".join(m.description.split()), 96)]
     seed = m.seed if m.seed is not None else "none (a fresh one each time, recorded)"
     out += ["", f"Horizon: {m.start} to {m.end}, {sc.steps} quarterly steps; {m.runs} runs; seed {seed}"]
+    modes = {
+        "historical": "the powers follow the dated events only",
+        "strategic": "the powers choose their policies; their own dated moves are left to them",
+        "both": "the dated events act, and the powers choose their policies besides",
+    }
+    first = f" from {m.decide_from}" if m.decide_from else ""
+    out.append(f"Decisions: {m.decisions}{first} ({modes[m.decisions]})")
+    off = [k for k, on in sc.mechanisms if not on]
+    if off:
+        out.append(f"Mechanisms switched off: {', '.join(off)}")
 
     small = sc.actors[sc.small]
     out += ["", f"Small state: {small.name} ({sc.small})"]
     out.append(f"  regime pressure at the start: {small.regime_pressure:g}")
+    tables = small.alignment_tables()
     for p in sc.powers:
         tier = small.tier.get(p, 3)
+        shares = ", ".join(f"{d} {t[p]:g}" for d, t in tables.items())
         out.append(
-            f"  toward {name[p]}: alignment {small.alignment[p]:g}, dependence {small.dependence[p]:g}, "
+            f"  toward {name[p]}: alignment {shares}; dependence {small.dependence[p]:g}, "
             f"tier {tier} ({_TIERS[tier]})"
         )
     out += ["", "Great powers"]
-    cols = (
-        "budget USD m/q",
-        "interest",
-        "conditionality",
-        "presence",
-        "influence",
-        "capability",
-        "proximity",
-    )
+    cols = tuple(_POWER_COLUMNS.values())
     width = max(len(name[p]) for p in sc.powers)
     out.append("  " + " " * width + "  " + "  ".join(cols))
     for p in sc.powers:
         a = sc.actors[p]
         assert isinstance(a, GreatPower)
-        vals = [f"{getattr(a, f):g}".rjust(len(c)) for f, c in zip(_POWER_FIELDS, cols, strict=True)]
+        initial = {"aid": a.aid if a.aid is not None else a.budget * a.interest}
+        vals = [f"{initial.get(f, getattr(a, f)):g}".rjust(len(c)) for f, c in _POWER_COLUMNS.items()]
         out.append(f"  {name[p]:<{width}}  " + "  ".join(vals))
 
     out += ["", "Tension at the start (also the level each dyad relaxes to)"]

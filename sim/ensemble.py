@@ -232,7 +232,8 @@ def run(
         the :class:`Ensemble`, with the seed actually used. The numbers are the same, bit for bit,
         at any ``workers``, ``chunk_size`` or ``dask``.
     """
-    from sim.chunks import DEFAULT_CHUNK, auto_workers, compute, output_names, plan
+    from sim.chunks import compute, default_chunk, output_names, plan, processes
+    from sim.limits import MAX_RUNS
     from sim.progress import Progress
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -241,6 +242,8 @@ def run(
         if value is not None and not (isinstance(value, int) and value >= 1):
             raise ValueError(f"{name} must be a whole number >= 1, found {value!r}")
     n = runs if runs is not None else sc.scenario.runs
+    if n > MAX_RUNS:
+        raise HedgesimError(f"runs: expected at most {MAX_RUNS:,}, found {n:,}")
     if seed is not None:
         origin = "given"
     elif sc.scenario.seed is not None:
@@ -250,7 +253,8 @@ def run(
     from sim.model import HedgingModel  # imported before the clock starts (Mesa takes ~0.5 s)
 
     t0 = time.perf_counter()
-    spans = plan(n, chunk_size or DEFAULT_CHUNK)
+    variables = output_names(sc, seed)
+    spans = plan(n, chunk_size or default_chunk(nbytes(len(variables), sc.steps, 1)))
     if len(spans) == 1 and dask is None:
         model = HedgingModel(sc, np.arange(n), seed)
         variables = model.variables
@@ -260,13 +264,10 @@ def run(
             wall = time.perf_counter() - t0
             return Ensemble(sc, seed, origin, variables, model.record, model.run_ids, wall)
         del model
-    else:
-        variables = output_names(sc, seed)
     V, T1 = len(variables), sc.steps + 1  # noqa: N806
     temporary = False
     file: TrajectoryFile | None = None
-    procs = workers if workers is not None else auto_workers(n, sc.steps)
-    procs = min(procs, len(spans)) if dask is None else procs
+    procs = processes(workers, n, sc.steps, len(spans), dask)
     bar = Progress(sc.name, n, progress)
     on_disk = nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT
     try:

@@ -1,11 +1,23 @@
 """The one exception type that reaches a user as a single line (CLI exit code 2)."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so that a value
+    read from a file never splits a message into several lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class HedgesimError(Exception):
     """A problem with the user's input: a scenario file, an option, an output folder.
 
     The message is complete on its own: which file, which key, what was expected, what was found.
+    It is always one line: control characters in it (from a file's values) are escaped.
     """
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class ScenarioError(HedgesimError):

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 #: weights normalised to sum to 1 (``HedgingModel.weights``), then each power's aid noise (sd).
 PARAMETERS = (
     "standing_value",
+    "rivalry",
     "policy_rate",
     "presence_cost",
     "engagement_cost",
@@ -90,6 +91,7 @@ PARAMETERS = (
 WEIGHTS = ("aid", "alignment", "presence", "engagement")
 (
     STANDING_VALUE,
+    RIVALRY,
     POLICY_RATE,
     PRESENCE_COST,
     ENGAGEMENT_COST,
@@ -177,6 +179,7 @@ OUTPUTS = (
     _V_CLOSE_3,
     V_CREDIBILITY,
     V_CREDIBLE,
+    V_COMMITMENT,
     V_AID_SHARE,
     V_PRESENCE,
     V_PRESENCE_SHARE,
@@ -184,7 +187,7 @@ OUTPUTS = (
     V_MEAN_ALIGNMENT,
     V_THREAT,
     V_ROWS,
-) = range(13)
+) = range(14)
 
 # Noise constants as numba sees them (uint64 and float32 globals are frozen into the code).
 _U_GOLDEN, _U_C1, _U_C2 = np.uint64(_GOLDEN), np.uint64(_C1), np.uint64(_C2)
@@ -216,9 +219,17 @@ def _clip(x, lo, hi):
 
 
 @njit(cache=True, error_model="numpy")
-def _move(level, marginal, rate):
-    """:func:`sim.agents._move`: level + rate * marginal, the move capped, the level kept in 0..1."""
-    return _clip(level + _clip(rate * marginal, -MAX_MOVE, MAX_MOVE), 0.0, 1.0)
+def _adjust(level, gain, cost, rate):
+    """:func:`sim.agents._adjust`: partial adjustment toward the myopic best response
+    ``clip(gain / cost, 0, 1)``, the move capped, the level kept in 0..1."""
+    best = _clip(gain / _maximum(cost, 1e-12), 0.0, 1.0)
+    return _clip(level + _clip(rate * (best - level), -MAX_MOVE, MAX_MOVE), 0.0, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _share(x, total, P):  # noqa: N803
+    """One share of :func:`sim.agents.contest` (no base): x / total, equal shares when total is 0."""
+    return x / total if total > 0 else 1.0 / P
 
 
 @njit(cache=True, error_model="numpy")
@@ -229,6 +240,18 @@ def _rival_max(v, row, i, b):
     for j in range(v.shape[1]):
         if j != i:
             m = v[row, j, b] if first else _maximum(m, v[row, j, b])
+            first = False
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _rival_max2(x, i, r):
+    """:meth:`HedgingModel.rival_max` of a state's rows: the largest x[j, r] over every j but i."""
+    first = True
+    m = 0.0
+    for j in range(x.shape[0]):
+        if j != i:
+            m = x[j, r] if first else _maximum(m, x[j, r])
             first = False
     return m
 
@@ -334,16 +357,15 @@ def _observe(
             v[V_THREAT, i, b] = capability[i] * (proximity[i] + v[V_PRESENCE, i, b]) * 0.5 * hostility
     if not shares:
         return
-    # contest(): Tullock shares; credible aid with no base, presence and engagement with base 1
+    # contest(): Tullock shares of credible aid, presence and engagement (no base)
     _sum(v, V_CREDIBLE, total, nb)
     for i in range(P):
         for b in range(nb):
-            t = total[b] + 0.0
-            v[V_AID_SHARE, i, b] = v[V_CREDIBLE, i, b] / t if t > 0 else 1.0 / P
+            v[V_AID_SHARE, i, b] = _share(v[V_CREDIBLE, i, b], total[b] + 0.0, P)
     _sum(v, V_PRESENCE, total, nb)
     for i in range(P):
         for b in range(nb):
-            v[V_PRESENCE_SHARE, i, b] = v[V_PRESENCE, i, b] / (total[b] + 1.0)
+            v[V_PRESENCE_SHARE, i, b] = _share(v[V_PRESENCE, i, b], total[b] + 0.0, P)
     for b in range(nb):
         total[b] = policy[ENGAGEMENT, 0, np.uint64(r0 + b)]
     for i in range(1, P):
@@ -351,7 +373,7 @@ def _observe(
             total[b] += policy[ENGAGEMENT, i, np.uint64(r0 + b)]
     for i in range(P):
         for b in range(nb):
-            v[V_ENGAGEMENT_SHARE, i, b] = policy[ENGAGEMENT, i, np.uint64(r0 + b)] / (total[b] + 1.0)
+            v[V_ENGAGEMENT_SHARE, i, b] = _share(policy[ENGAGEMENT, i, np.uint64(r0 + b)], total[b] + 0.0, P)
 
 
 # ---- the step --------------------------------------------------------------------------------------
@@ -456,7 +478,19 @@ def step(
                 for b in range(nb):
                     pol1[x, i, np.uint64(r0 + b)] = pol0[x, i, np.uint64(r0 + b)]
         if deciding:
-            _sum(v0, V_CREDIBLE, t1, nb)
+            # the value of standing, V = standing_value * interest * (1 + rivalry * lead), into u
+            for i in range(P):
+                for b in range(nb):
+                    r = np.uint64(r0 + b)
+                    lead = _maximum(_rival_max2(inf0, i, r) - inf0[i, r], 0.0)
+                    u[0, i, b] = q[STANDING_VALUE, b] * interest[i, r] * (1.0 + q[RIVALRY, b] * lead)
+            # credible commitments (HedgingModel.observe: credible_commitment), their total in t1
+            for i in range(P):
+                for b in range(nb):
+                    r = np.uint64(r0 + b)
+                    committed = pol0[AID, i, r] * budget[i, r] * aid_scale[i, r] + aid_add[i, r]
+                    v0[V_COMMITMENT, i, b] = v0[V_CREDIBILITY, i, b] * _maximum(committed, 0.0)
+            _sum(v0, V_COMMITMENT, t1, nb)
             _sum(v0, V_PRESENCE, t2, nb)
             for b in range(nb):
                 t3[b] = pol0[ENGAGEMENT, 0, np.uint64(r0 + b)]
@@ -467,37 +501,35 @@ def step(
                 if decides[i, AID]:
                     for b in range(nb):
                         r = np.uint64(r0 + b)
-                        value = q[STANDING_VALUE, b] * interest[i, r]
                         total = t1[b]
-                        rivals = total - v0[V_CREDIBLE, i, b]
-                        gain = value * q[W_AID, b] * budget[i, r] * v0[V_CREDIBILITY, i, b] * rivals
+                        rivals = total - v0[V_COMMITMENT, i, b]
+                        gain = u[0, i, b] * q[W_AID, b] * budget[i, r] * aid_scale[i, r]
+                        gain = gain * v0[V_CREDIBILITY, i, b] * rivals
                         gain /= _maximum(total * total, 1e-12)
-                        c = pol0[AID, i, r]
-                        pol1[AID, i, r] = _move(c, gain - c, q[POLICY_RATE, b])
+                        pol1[AID, i, r] = _adjust(pol0[AID, i, r], gain, 1.0, q[POLICY_RATE, b])
                 if decides[i, PRESENCE]:
                     for b in range(nb):
                         r = np.uint64(r0 + b)
-                        value = q[STANDING_VALUE, b] * interest[i, r]
-                        total = 1.0 + t2[b]
-                        gain = value * q[W_PRESENCE, b] * (total - v0[V_PRESENCE, i, b]) / (total * total)
+                        total = t2[b]
+                        gain = u[0, i, b] * q[W_PRESENCE, b] * presence_scale[i, r]
+                        gain = gain * (total - v0[V_PRESENCE, i, b]) / _maximum(total * total, 1e-12)
                         c = pol0[PRESENCE, i, r]
-                        pol1[PRESENCE, i, r] = _move(c, gain - q[PRESENCE_COST, b] * c, q[POLICY_RATE, b])
+                        pol1[PRESENCE, i, r] = _adjust(c, gain, q[PRESENCE_COST, b], q[POLICY_RATE, b])
                 if decides[i, ENGAGEMENT]:
                     for b in range(nb):
                         r = np.uint64(r0 + b)
-                        value = q[STANDING_VALUE, b] * interest[i, r]
-                        total = 1.0 + t3[b]
+                        total = t3[b]
                         c = pol0[ENGAGEMENT, i, r]
-                        gain = value * q[W_ENGAGEMENT, b] * (total - c) / (total * total)
-                        pol1[ENGAGEMENT, i, r] = _move(c, gain - q[ENGAGEMENT_COST, b] * c, q[POLICY_RATE, b])
+                        gain = u[0, i, b] * q[W_ENGAGEMENT, b] * 1.0
+                        gain = gain * (total - c) / _maximum(total * total, 1e-12)
+                        pol1[ENGAGEMENT, i, r] = _adjust(c, gain, q[ENGAGEMENT_COST, b], q[POLICY_RATE, b])
                 if decides[i, PRESSURE]:
                     for b in range(nb):
                         r = np.uint64(r0 + b)
                         alt = _rival_max(v0, V_MEAN_ALIGNMENT, i, b)
-                        backlash = q[PRESSURE_BACKLASH, b] * interest[i, r] * alt
+                        gain = conditionality[i, r] - q[PRESSURE_BACKLASH, b] * interest[i, r] * alt
                         c = pol0[PRESSURE, i, r]
-                        marginal = conditionality[i, r] - backlash - q[PRESSURE_COST, b] * c
-                        pol1[PRESSURE, i, r] = _move(c, marginal, q[POLICY_RATE, b])
+                        pol1[PRESSURE, i, r] = _adjust(c, gain, q[PRESSURE_COST, b], q[POLICY_RATE, b])
 
         # GreatPower.disburse: the committed share of the budget, scaled, noisy, topped up
         for b in range(nb):
@@ -516,14 +548,15 @@ def step(
                 r = np.uint64(r0 + b)
                 tier1[i, r] = tier0[i, r]
                 age1[i, r] = age0[i, r] + 1
+                in_force = v0[V_TIER, i, b]  # a partnership event in force overrides the offers' tier
                 if (
                     offers
                     and pol1[ENGAGEMENT, i, r] >= q[UPGRADE_ENGAGEMENT, b]
-                    and tier0[i, r] > 1
+                    and in_force > 1
                     and age0[i, r] >= UPGRADE_INTERVAL
                     and v0[V_MEAN_ALIGNMENT, i, b] * P >= 1.0
                 ):
-                    tier1[i, r] -= 1.0
+                    tier1[i, r] = in_force - 1.0
                     age1[i, r] = 0.0
 
         # 2. GreatPower.update_influence

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 #: The ways to compute a step: the compiled kernel (default) and the agents' numpy methods.
 ENGINES = ("kernel", "numpy")
-#: The channels of a partnership tier, in the order of ``HedgingModel.closeness`` rows.
+#: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
 CHANNELS = {
     "aid_credibility": CREDIBILITY_CHANNEL,
     "security_cooperation": SECURITY_CHANNEL,
@@ -308,6 +308,7 @@ class HedgingModel(mesa.Model):
                 closeness[row] = close
         credibility = 1.0 - self.p.tier_credibility * (1.0 - closeness[CREDIBILITY_CHANNEL])
         credible = credibility * s.aid
+        committed = s.policy[AID] * self.budget * self.holds.aid_scale + self.holds.aid_add
         presence = np.clip(s.policy[PRESENCE] * self.presence_scale + self.presence_add, 0.0, 1.0)
         mean_alignment = s.alignment.mean(axis=0)
         return {
@@ -315,11 +316,12 @@ class HedgingModel(mesa.Model):
             "closeness": closeness,
             "credibility": credibility,
             "credible_aid": credible,
+            "credible_commitment": credibility * np.maximum(committed, 0.0),
             "aid_share": contest(credible),
             "presence": presence,
-            "presence_share": contest(presence, 1.0),
+            "presence_share": contest(presence),
             "engagement": s.policy[ENGAGEMENT],
-            "engagement_share": contest(s.policy[ENGAGEMENT], 1.0),
+            "engagement_share": contest(s.policy[ENGAGEMENT]),
             "mean_alignment": mean_alignment,
             "threat": self.small_state.threats(s, presence, closeness[TRUST_CHANNEL]),
         }

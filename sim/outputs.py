@@ -9,21 +9,18 @@ Layout of a results folder::
                        (or trajectories.csv, tidy: run, date, step, variable, value)
     figures/           PNG and SVG, one per variable group
 
-Everything is written into a hidden sibling folder first and renamed into place at the end, so an
-interrupted run leaves nothing half-written. An existing non-empty folder is replaced only when
-asked (``force``), and never before the new one is complete.
+Everything is written into a hidden sibling folder first and renamed into place at the end
+(:mod:`sim.folders`), so an interrupted run leaves nothing half-written. An existing non-empty
+folder is replaced only when asked (``force``), and never before the new one is complete.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,29 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.errors import HedgesimError
+from sim.folders import staging
 
 if TYPE_CHECKING:
     from sim.ensemble import Ensemble
 
 FORMATS = ("npy", "csv")
-
-
-def default_folder(name: str, root: str | Path = "results") -> Path:
-    """A new folder results/<name>/<UTC timestamp>/ (with -2, -3, ... if that one exists)."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
-    base = Path(root) / name / stamp
-    out, k = base, 2
-    while out.exists():
-        out, k = base.with_name(f"{stamp}-{k}"), k + 1
-    return out
-
-
-def check_folder(out: Path, force: bool) -> None:
-    """Refuse, before any work, to overwrite a non-empty folder or to write into a file."""
-    if out.exists() and not out.is_dir():
-        raise HedgesimError(f"{out}: exists and is not a folder; choose another --out")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise HedgesimError(f"{out}: folder is not empty; choose another --out, or add --force to replace it")
 
 
 def versions() -> dict[str, str]:
@@ -68,34 +48,30 @@ def versions() -> dict[str, str]:
     }
 
 
-@contextmanager
-def staging(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """A hidden sibling folder to write into; renamed to ``out`` when the block ends without error.
-
-    On any error or Ctrl-C it is removed, so ``out`` is never left half-written.
-    """
-    out = Path(out)
-    check_folder(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        yield tmp
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def wants_trajectories(ens: Ensemble, trajectories: bool | None) -> bool:
     """Write every run's trajectories? Yes when asked; by default, when they fit in
-    :data:`~sim.store.IN_MEMORY_LIMIT` (512 MiB, about 100,000 runs of csp2023)."""
+    :data:`~sim.store.IN_MEMORY_LIMIT` (512 MiB; see :func:`trajectories_note`)."""
     from sim.store import IN_MEMORY_LIMIT, nbytes
 
     if trajectories is not None:
         return trajectories
     return nbytes(len(ens.variables), ens.steps, ens.runs) <= IN_MEMORY_LIMIT
+
+
+def trajectories_note(ens: Ensemble, trajectories: bool | None) -> str:
+    """Why the trajectories were not written, in a few words ("" when they were)."""
+    from sim.resources import size_text
+    from sim.store import IN_MEMORY_LIMIT, nbytes
+
+    if wants_trajectories(ens, trajectories):
+        return ""
+    if trajectories is False:
+        return "trajectories not written (--no-trajectories)"
+    size = nbytes(len(ens.variables), ens.steps, ens.runs)
+    return (
+        f"trajectories not written: {size_text(size)}, over the default limit of "
+        f"{size_text(IN_MEMORY_LIMIT)}; add --trajectories to write them"
+    )
 
 
 def write_results(
@@ -131,8 +107,9 @@ def write_into(
     command: str | None = None,
     workers: int = 1,
     trajectories: bool | None = None,
-) -> None:
-    """Write the results files into a staging folder (see :func:`staging`).
+) -> list[str]:
+    """Write the results files into a staging folder (see :func:`sim.folders.staging`); return
+    their names.
 
     A large ensemble's trajectory file that already sits in ``folder`` (``sim.run(...,
     store=folder / "trajectories.npy")``) is kept as it is, or removed when not wanted.
@@ -143,6 +120,7 @@ def write_into(
     files = _write_all(ens, folder, fmt, figures, workers, wants_trajectories(ens, trajectories))
     manifest = _manifest(ens, files, command, time.perf_counter() - t0)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return files
 
 
 def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: int, traj: bool) -> list[str]:
@@ -165,17 +143,29 @@ def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: in
         files.append("trajectories.csv")
     if figures:
         from sim.plots import save_figures
+        from sim.signals import sigterm_deferred
 
-        files += [str(p.relative_to(folder)) for p in save_figures(ens, folder / "figures", workers=workers)]
+        with sigterm_deferred():  # the figures take a second or two, in processes started for them
+            files += [
+                str(p.relative_to(folder)) for p in save_figures(ens, folder / "figures", workers=workers)
+            ]
     if in_place and not (traj and fmt == "npy"):
         target.unlink()  # kept only to compute the statistics
     return files
 
 
 def _manifest(ens: Ensemble, files: list[str], command: str | None, write_time: float) -> dict[str, Any]:
+    from sim.scenario import override_text
+
     sc = ens.scenario
     return {
-        "scenario": {"name": sc.name, "title": sc.scenario.title, "file": sc.source, "sha256": sc.sha256},
+        "scenario": {
+            "name": sc.name,
+            "title": sc.scenario.title,
+            "file": sc.source,
+            "sha256": sc.sha256,
+            "overrides": [override_text(k, v) for k, v in sc.overrides.items()],
+        },
         "seed": ens.seed,
         "seed_origin": ens.seed_origin,
         "runs": ens.runs,
@@ -194,16 +184,6 @@ def _manifest(ens: Ensemble, files: list[str], command: str | None, write_time: 
         "wall_time_s": {"run": round(ens.wall_time, 3), "write": round(write_time, 3)},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
 
 
 def load_results(folder: str | Path) -> Ensemble:

@@ -1,12 +1,14 @@
-"""Figures that overlay scenarios: one panel per variable, one colour and line style per scenario.
+"""Figures that overlay scenarios: one panel per variable, one colour, line style and marker per scenario.
 
 A comparison figure shows a variable group (influence, aid, alignment, hedging, tension) as small
 multiples, one panel per variable (China's influence, Japan's, ...), with every scenario's median
-and its 50% and 90% bands in the same panel. Scenarios keep one colour and one line style across
-panels and figures, so the eye follows a scenario, and the line style tells them apart in print.
-Events shared by all scenarios are grey dotted lines; an event that only some scenarios have is
-drawn in the colour of the (first) scenario that has it, and the key says which. The caption names
-the scenarios, the seed and the runs. Bands and events come from :mod:`sim.plots`.
+and its 50% and 90% bands in the same panel. Scenarios keep one colour, line style and marker
+across panels and figures, so the eye follows a scenario, and style and marker tell them apart in
+print; each median is thinner than the one drawn before it, so equal medians never hide one another.
+Events are numbered as in a run's figures (by date, then file order). Events shared by all
+scenarios are grey; an event that some lack is drawn in the colour of the scenario that has it
+(or of the one that lacks it, when only one does), and the key says which. The caption names the
+scenarios, the seed and the runs. Bands and events come from :mod:`sim.plots`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.plots import GROUPS, draw_bands, draw_key, mark_events, quarter_x, series, style_axes
+from sim.plots import (
+    SERIES,
+    draw_bands,
+    draw_key,
+    mark_events,
+    plain,
+    quarter_x,
+    series,
+    set_caption,
+    style_axes,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,35 +34,63 @@ if TYPE_CHECKING:
 
     from sim.comparison import Comparison
 
-#: Scenario colours (colour-blind safe, Okabe & Ito 2008) and line styles.
+#: Scenario colours (colour-blind safe, Okabe & Ito 2008), line styles and markers. Each scenario's
+#: median is also thinner than the one before, and its markers fall on other quarters, so a line
+#: that coincides with another never hides it.
 SCENARIO_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#000000"]
 SCENARIO_STYLES = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1))]
+SCENARIO_MARKERS = ["o", "s", "^", "D", "v", "P"]
+STYLE_WORDS = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted"}
+MARKER_WORDS = {"o": "circles", "s": "squares", "^": "triangles", "D": "diamonds", "v": "triangles down"}
 
 
 def scenario_style(k: int) -> tuple[str, str | tuple]:
     return SCENARIO_COLOURS[k % len(SCENARIO_COLOURS)], SCENARIO_STYLES[k % len(SCENARIO_STYLES)]
 
 
-def event_marks(comp: Comparison) -> tuple[dict[int, str], dict[int, str], list[str]]:
-    """Numbers per step, colours per step and the lines of the key, over every scenario's events."""
+def scenario_line(k: int, n: int, steps: int) -> dict[str, object]:
+    """The median's look for scenario ``k`` of ``n``: width falling with k, markers every few
+    quarters, offset so that no two scenarios put a marker on the same quarter."""
+    every = max(n + 1, steps // 8)
+    return {
+        "lw": 1.4 + 1.1 * (n - 1 - k),
+        "marker": SCENARIO_MARKERS[k % len(SCENARIO_MARKERS)],
+        "markersize": 4.5,
+        "markevery": (k * max(1, every // n) % every, every),
+    }
+
+
+def event_marks(comp: Comparison) -> tuple[list[tuple[int, str, str | None]], list[str]]:
+    """Event labels over every scenario's events, and the lines of the key.
+
+    Events are numbered by date, then in the order of the scenarios' files (as in a run's figures),
+    so an event has the same number here and in the first scenario's figures where they share it.
+    A step's events that every scenario has are labelled in grey; the others, in the colour of the
+    scenario that has them (or, when all but one have them, of the one that does not).
+    """
     seen: dict[tuple[int, str], list[int]] = {}
     for k, ens in enumerate(comp.ensembles):
         for step, title, _kind in ens.events:
-            seen.setdefault((step, title), [])
-            if k not in seen[(step, title)]:
-                seen[(step, title)].append(k)
-    numbers: dict[int, list[str]] = {}
-    colours: dict[int, str] = {}
-    key = []
+            who = seen.setdefault((step, title), [])
+            if k not in who:
+                who.append(k)
     everyone = list(range(len(comp.ensembles)))
-    for n, ((step, title), who) in enumerate(sorted(seen.items()), start=1):
-        numbers.setdefault(step, []).append(str(n))
-        line = f"{n}  {comp.dates[step]}  {title}"
+    labels: dict[tuple[int, str | None], list[str]] = {}
+    key = []
+    for n, ((step, title), who) in enumerate(sorted(seen.items(), key=lambda item: item[0][0]), start=1):
+        line = f"{n}  {comp.dates[step]}  {plain(title)}"
+        colour = None
         if who != everyone:
-            line += f"  [only {', '.join(comp.labels[k] for k in who)}]"
-            colours[step] = scenario_style(who[0])[0]
+            missing = [k for k in everyone if k not in who]
+            if len(missing) == 1 and len(everyone) > 2:
+                line += f"  [not in {comp.labels[missing[0]]}]"
+                colour = scenario_style(missing[0])[0]
+            else:
+                line += f"  [only {', '.join(comp.labels[k] for k in who)}]"
+                colour = scenario_style(who[0])[0]
+        labels.setdefault((step, colour), []).append(str(n))
         key.append(line)
-    return {s: ",".join(ns) for s, ns in numbers.items()}, colours, key
+    return [(step, ",".join(ns), colour) for (step, colour), ns in labels.items()], key
 
 
 def overlay_figure(comp: Comparison, group: str) -> Figure:
@@ -58,14 +98,17 @@ def overlay_figure(comp: Comparison, group: str) -> Figure:
     first = comp.ensembles[0]
     lines, title, ylabel = series(first, group)
     lines = [ln for ln in lines if ln[0] in comp.variables]
-    numbers, colours, key = event_marks(comp)
-    styles = [scenario_style(k) for k in range(len(comp.ensembles))]
-    words = {"-": "solid", "--": "dashed", "-.": "dash-dot", ":": "dotted"}
+    marks, key = event_marks(comp)
+    n = len(comp.ensembles)
+    styles = [scenario_style(k) for k in range(n)]
+    looks = [scenario_line(k, n, len(comp.dates) - 1) for k in range(n)]
     names = ", ".join(
-        f"{lab} ({words.get(ls, 'dashed')})" for lab, (_, ls) in zip(comp.labels, styles, strict=True)
+        f"{lab} ({STYLE_WORDS.get(ls, 'dashed')}, {MARKER_WORDS.get(str(look['marker']), 'markers')})"
+        for lab, (_, ls), look in zip(comp.labels, styles, looks, strict=True)
     )
     caption = (
-        f"{names} · seed {comp.seed} · {comp.runs} paired runs each (common random numbers)\n"
+        f"{names}{set_caption(first.scenario)} · seed {comp.seed} · {comp.runs} paired runs each "
+        "(common random numbers)\n"
         "lines: medians; bands: middle 50% and 90% of runs"
     )
     fig, axes = grid(f"{title}: {' vs '.join(comp.labels)}", caption, len(lines), key)
@@ -73,10 +116,11 @@ def overlay_figure(comp: Comparison, group: str) -> Figure:
     for ax, (var, label, _) in zip(axes, lines, strict=True):
         for k, ens in enumerate(comp.ensembles):
             colour, ls = styles[k]
-            draw_bands(ax, x, ens.values(var), colour, comp.labels[k], linestyle=ls, alpha=0.8)
+            draw_bands(ax, x, ens.values(var), colour, comp.labels[k], linestyle=ls, alpha=0.8, **looks[k])
         style_axes(ax, x, ylabel if ax is axes[0] or len(axes) <= 3 else "", group != "aid")
-        ax.set_title(label, fontsize=10, fontweight="bold", loc="left", pad=34)
-        mark_events(ax, first, numbers, colours)
+        # one line: a two-line title would reach into the legend above the panels
+        ax.set_title(" ".join(label.split()), fontsize=10, fontweight="bold", loc="left", pad=34)
+        mark_events(ax, first, marks)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles,
@@ -86,6 +130,7 @@ def overlay_figure(comp: Comparison, group: str) -> Figure:
         fontsize=9,
         frameon=False,
         ncols=len(labels),
+        handlelength=3.2,
     )
     return fig
 
@@ -120,7 +165,7 @@ def grid(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure,
     return fig, axes
 
 
-def save_overlays(comp: Comparison, folder: str | Path, groups: tuple[str, ...] = GROUPS) -> list[Path]:
+def save_overlays(comp: Comparison, folder: str | Path, groups: tuple[str, ...] = SERIES) -> list[Path]:
     """Save an overlay figure per group as PNG and SVG into ``folder``; return the paths written."""
     import matplotlib
 

@@ -1,6 +1,6 @@
 """Figures of an ensemble over time: the median with its 50% and 90% bands, events marked.
 
-Each figure is one group of variables (influence, aid, tension, alignment, hedging). Lines are
+Each figure is one group of variables, or several side by side (see :data:`GROUPS`). Lines are
 medians over runs; the darker band holds the middle 50% of runs, the lighter one the middle 90%.
 Events are dotted lines numbered at the top and listed under the plot; the caption names the
 scenario, the seed and the number of runs, so a figure can always be traced back to its run.
@@ -19,12 +19,42 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from sim.ensemble import Ensemble
+    from sim.scenario import Scenario
 
 #: Colours by actor position (powers first, then the rest), colour-blind safe (Okabe & Ito 2008).
 PALETTE = ["#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 #: Colours for dyads of two powers (dyads with the small state take the power's colour).
 DYAD_COLOURS = ["#E69F00", "#56B4E9", "#555555", "#999933", "#882255", "#44AA99"]
-GROUPS = ("influence", "aid", "alignment", "hedging", "tension")
+#: Groups of variables with one line each: what the powers did, what followed, how the small state
+#: hedged (the figures of a comparison, one per group).
+SERIES = (
+    "influence",
+    "aid",
+    "presence",
+    "pressure",
+    "engagement",
+    "alignment",
+    "alignment_economic",
+    "alignment_security",
+    "alignment_diplomatic",
+    "hedging",
+    "tension",
+)
+#: The figures of a run; a figure of several groups draws them as panels side by side.
+PANELS = {
+    "policy": ("presence", "pressure", "engagement"),
+    "dimensions": ("alignment_economic", "alignment_security", "alignment_diplomatic"),
+}
+GROUPS = ("influence", "aid", "policy", "alignment", "dimensions", "hedging", "tension")
+#: Titles and y labels of the groups with one line per power: {group: (title, y label)}.
+_PER_POWER = {
+    "influence": ("Influence of each power over {s}", "influence (0 to 1)"),
+    "aid": ("Aid committed by each power to {s}, as disbursed", "USD million per quarter"),
+    "presence": ("Security presence of each power in {s}: its choice and the events", "presence (0 to 1)"),
+    "pressure": ("Governance pressure each power puts on {s}", "pressure (0 to 1)"),
+    "engagement": ("Diplomatic engagement of each power with {s}", "engagement (0 to 1)"),
+    "alignment": ("{s}'s alignment toward each power, mean of three dimensions", "share (sums to 1)"),
+}
 
 
 def quarter_x(dates: list[str]) -> np.ndarray:
@@ -32,29 +62,37 @@ def quarter_x(dates: list[str]) -> np.ndarray:
     return np.array([int(d[:4]) + (int(d[-1]) - 1) / 4 for d in dates])
 
 
+def plain(text: str) -> str:
+    """Text from a scenario drawn as written: ``$`` escaped, so that matplotlib never reads it as
+    mathtext (two dollars in a title would be typeset, or fail to parse and stop the run)."""
+    return text.replace("$", r"\$")
+
+
 def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
     """The lines of a figure: [(variable, label, colour)], its title and its y-axis label."""
     sc = ens.scenario
     powers, small = sc.powers, sc.small
-    name = {k: a.name for k, a in sc.actors.items()}
+    name = {k: plain(a.name) for k, a in sc.actors.items()}
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
     sname = name[small]
-    if group == "influence":
-        lines = [(f"{p}.influence", name[p], colour[p]) for p in powers]
-        return lines, f"Influence of each power over {sname}", "influence (0 to 1)"
-    if group == "aid":
-        lines = [(f"{p}.aid", name[p], colour[p]) for p in powers]
-        return lines, f"Aid and investment flows to {sname}", "USD million per quarter"
-    if group == "alignment":
-        lines = [(f"{small}.alignment.{p}", name[p], colour[p]) for p in powers]
-        return lines, f"{sname}'s alignment toward each power", "share of alignment (sums to 1)"
+    if group in _PER_POWER:
+        title, ylabel = _PER_POWER[group]
+        pattern = f"{small}.alignment.{{p}}" if group == "alignment" else f"{{p}}.{group}"
+        return [(pattern.format(p=p), name[p], colour[p]) for p in powers], title.format(s=sname), ylabel
+    if group.startswith("alignment_"):
+        dim = group.removeprefix("alignment_")
+        lines = [(f"{small}.alignment.{dim}.{p}", name[p], colour[p]) for p in powers]
+        return lines, f"{sname}'s {dim} alignment toward each power", "share (sums to 1)"
     if group == "hedging":
         lines = [
-            (f"{small}.hedging_index", "hedging index", "#333333"),
-            (f"{small}.autonomy", "autonomy\n(1 - max dependence)", "#999999"),
+            (f"{small}.hedging_index", "hedging index\n(mean of the three parts)", "#333333"),
+            # colours of their own, not the powers' (the parts belong to the small state)
+            (f"{small}.hedging.divergence", "divergence\n(economic vs security)", "#882255"),
+            (f"{small}.hedging.ambiguity", "ambiguity\n(of security alignment)", "#44AA99"),
+            (f"{small}.hedging.fallback", "fallback\n(ties with every side)", "#999933"),
+            (f"{small}.diversification", "diversification\n(evenness of alignment)", "#999999"),
         ]
-        ylabel = "index (0 to 1)"
-        return lines, f"{sname}: hedging index and autonomy", ylabel
+        return lines, f"{sname}: hedging and its parts", "index (0 to 1)"
     if group == "tension":
         dyads = sorted(v for v in ens.variables if v.startswith("tension."))
         spare = iter(DYAD_COLOURS * 4)
@@ -65,7 +103,7 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
             c = colour[b if a == small else a] if small in (a, b) else next(spare)
             lines.append((v, f"{name[a]} - {name[b]}", c))
         return lines, "Tension between actors", "tension (0 to 1)"
-    raise ValueError(f"unknown figure group {group!r}; expected one of {GROUPS}")
+    raise ValueError(f"unknown group {group!r}; expected one of {SERIES}")
 
 
 def draw_bands(
@@ -74,12 +112,13 @@ def draw_bands(
     values: np.ndarray,
     colour: str,
     label: str,
-    linestyle: str = "-",
+    linestyle: str | tuple = "-",
     alpha: float = 1.0,
+    **line: object,
 ) -> None:
     """Median line with 50% and 90% bands of ``values`` (runs x dates)."""
     q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-    draw_quantiles(ax, x, q, colour, label, linestyle, alpha)
+    draw_quantiles(ax, x, q, colour, label, linestyle, alpha, **line)
 
 
 def draw_quantiles(
@@ -88,30 +127,44 @@ def draw_quantiles(
     q: np.ndarray,
     colour: str,
     label: str,
-    linestyle: str = "-",
+    linestyle: str | tuple = "-",
     alpha: float = 1.0,
+    **line: object,
 ) -> None:
-    """Median line with 50% and 90% bands, from the rows p05, p25, p50, p75, p95 of ``q``."""
+    """Median line with 50% and 90% bands, from the rows p05, p25, p50, p75, p95 of ``q``.
+
+    Values are quarterly: each is drawn as a step that holds until the next quarter, so a change
+    shows at the date where it is recorded (an event's date), not a quarter before as a straight
+    line from the previous value would. ``line``: more options of the median line (marker, lw).
+    """
     q05, q25, q50, q75, q95 = q
-    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0)
-    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0)
-    ax.plot(x, q50, color=colour, lw=2, label=label, linestyle=linestyle, alpha=alpha)
+    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0, step="post")
+    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0, step="post")
+    options = {"lw": 2, **line}
+    ax.plot(
+        x, q50, color=colour, label=label, linestyle=linestyle, alpha=alpha, drawstyle="steps-post", **options
+    )
 
 
-def mark_events(
-    ax: Axes, ens: Ensemble, numbers: dict[int, str], colours: dict[int, str] | None = None
-) -> None:
+def mark_events(ax: Axes, ens: Ensemble, marks: dict[int, str] | list[tuple[int, str, str | None]]) -> None:
     """Dotted lines at event dates, numbered at the top of the axes (staggered when close).
 
-    ``colours`` gives a colour per step (default grey), e.g. to mark events of one scenario only.
+    ``marks``: (step, numbers, colour) for each label, or {step: numbers}; a colour (default grey)
+    marks events of only some scenarios. A step may have several labels (shared events in grey,
+    the others in colour), stacked above each other.
     """
     x = quarter_x(ens.dates)
     lo, hi = ax.get_xlim()
     width_in = ax.get_position().width * ax.figure.get_figwidth()
+    if isinstance(marks, dict):
+        marks = [(step, label, None) for step, label in marks.items()]
     last_end, level = -np.inf, 0
-    for step, label in sorted(numbers.items()):
-        colour = (colours or {}).get(step, "#777777")
-        ax.axvline(x[step], color=colour, lw=0.8 if colour == "#777777" else 1.4, ls=":", zorder=0)
+    grey = "#777777"
+    for step in sorted({m[0] for m in marks}):
+        colours = [c for s, _, c in marks if s == step and c]
+        colour = colours[0] if colours else grey
+        ax.axvline(x[step], color=colour, lw=0.8 if colour == grey else 1.4, ls=":", zorder=0)
+    for step, label, colour in sorted(marks, key=lambda m: (m[0], m[2] is not None)):
         # half the label's width in data units (~0.07 in per character at 7 pt, plus a margin)
         half = (0.035 * len(label) + 0.03) * (hi - lo) / width_in
         level = level + 1 if x[step] - half < last_end and level < 2 else 0
@@ -125,7 +178,7 @@ def mark_events(
             ha="center",
             va="bottom",
             fontsize=7,
-            color="#555555" if colour == "#777777" else colour,
+            color=colour or "#555555",
         )
 
 
@@ -135,24 +188,43 @@ def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
     key = []
     for k, (step, title, _kind) in enumerate(ens.events, start=1):
         by_step.setdefault(step, []).append(str(k))
-        key.append(f"{k}  {ens.dates[step]}  {title}")
+        key.append(f"{k}  {ens.dates[step]}  {plain(title)}")
     return {s: ",".join(ns) for s, ns in by_step.items()}, key
 
 
 def figure(ens: Ensemble, group: str) -> Figure:
     """One figure of a variable group for one ensemble."""
-    lines, title, ylabel = series(ens, group)
     small = ens.scenario.small
-    if group == "tension" and any(small in v for v, _, _ in lines):
+    sname = ens.scenario.actors[small].name
+    if group in PANELS:
+        parts = [series(ens, g) for g in PANELS[group]]
+        lines, ylabel = [], "level (0 to 1)" if group == "policy" else "share (sums to 1)"
+        title = (
+            "What each power chose: presence, governance pressure, engagement"
+            if group == "policy"
+            else f"{sname}'s alignment in each dimension"
+        )
+        short = {
+            "presence": "security presence",
+            "pressure": "governance pressure",
+            "engagement": "engagement",
+        }
+        names = [short.get(g, g.removeprefix("alignment_")) for g in PANELS[group]]
+        panels = [(p[0], name) for p, name in zip(parts, names, strict=True)]
+    else:
+        lines, title, ylabel = series(ens, group)
+    if group in PANELS:
+        pass  # the panels are set above
+    elif group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
-            ([ln for ln in lines if small in ln[0]], f"with {ens.scenario.actors[small].name}"),
+            ([ln for ln in lines if small in ln[0]], f"with {plain(ens.scenario.actors[small].name)}"),
         ]
     else:
         panels = [(lines, None)]
     caption = (
-        f"{ens.scenario.scenario.title}\nscenario {ens.scenario.name} · seed {ens.seed} · {ens.runs} runs · "
-        "line: median; bands: middle 50% and 90% of runs"
+        f"{plain(ens.scenario.scenario.title)}\nscenario {ens.scenario.name}{set_caption(ens.scenario)} · "
+        f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
     x = quarter_x(ens.dates)
@@ -162,6 +234,11 @@ def figure(ens: Ensemble, group: str) -> Figure:
             draw_quantiles(ax, x, ens.quantiles(var), colour, label)  # from the exact statistics
         style_axes(ax, x, ylabel, group != "aid")
         mark_events(ax, ens, numbers)
+        if group in PANELS:
+            ax.text(0.02, 0.97, sub, transform=ax.transAxes, va="top", fontsize=9, fontweight="bold")
+            if ax is not axes[-1]:
+                continue
+            sub = None
         ax.legend(
             loc="upper left",
             bbox_to_anchor=(1.0, 1.0),
@@ -174,6 +251,17 @@ def figure(ens: Ensemble, group: str) -> Figure:
     return fig
 
 
+def set_caption(sc: Scenario) -> str:
+    """ " with --set inertia=0.3, ..." for a scenario with overrides ("" otherwise), for captions."""
+    from sim.scenario import override_text
+
+    return (
+        " with --set " + ", ".join(override_text(k, v) for k, v in sc.overrides.items())
+        if sc.overrides
+        else ""
+    )
+
+
 def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure, list[Axes]]:
     """A figure with a title, a caption, ``panels`` axes side by side and an event key below.
 
@@ -184,13 +272,14 @@ def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figur
 
     cols = 2 if len(key) > 6 else 1
     rows = -(-len(key) // cols)
-    width, top, plot, below = 9.0 if panels == 1 else 11.0, 1.15, 3.4, 0.55
+    width, top, plot, below = {1: 9.0, 2: 11.0}.get(panels, 13.0), 1.15, 3.4, 0.55
     key_h = 0.16 * rows + (0.15 if rows else 0)
     height = top + plot + below + key_h
     fig = Figure(figsize=(width, height), dpi=100)
     fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=12, fontweight="bold")
     fig.text(0.5, 1 - 0.42 / height, caption, ha="center", va="top", fontsize=8, color="#444444")
-    left, right, gap = 0.75, 1.9, 2.0  # room on the right of each panel for its legend
+    left, right = 0.75, 1.9  # room on the right of the last panel for its legend
+    gap = 2.0 if panels < 3 else 0.8  # three panels share one legend
     w = (width - left - right - gap * (panels - 1)) / panels
     axes = [
         fig.add_axes(((left + k * (w + gap)) / width, (below + key_h) / height, w / width, plot / height))

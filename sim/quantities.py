@@ -44,8 +44,8 @@ def parse_date(text: object) -> int:
 
 
 def format_date(quarter: int) -> str:
-    """The inverse of :func:`parse_date`: 8095 -> "2023Q4"."""
-    return f"{quarter // 4}Q{quarter % 4 + 1}"
+    """The inverse of :func:`parse_date`: 8095 -> "2023Q4"; years before 1000 keep four digits ("0999Q1")."""
+    return f"{quarter // 4:04d}Q{quarter % 4 + 1}"
 
 
 def _date(value: object) -> str:
@@ -74,7 +74,7 @@ class Dist:
     form: str  # "uniform" | "normal" | "triangular"
     a: float  # low, or mean
     b: float  # high, or sd
-    c: float = math.nan  # mode (triangular)
+    c: float | None = None  # mode (triangular only; None otherwise, so equal forms compare equal)
     bounds: tuple[float, float] = (-math.inf, math.inf)
 
     @property
@@ -84,7 +84,7 @@ class Dist:
             return (self.a + self.b) / 2
         if self.form == "normal":
             return self.a
-        return (self.a + self.b + self.c) / 3
+        return (self.a + self.b + self.c) / 3  # type: ignore[operator]
 
     def draw(self, streams: Streams, key: str) -> np.ndarray:
         """One value per run from the stream named ``key`` (so run k's value never depends on the batch)."""
@@ -131,13 +131,18 @@ def found(v: object) -> str:
         return f"{str(v).lower()} (a boolean)"
     if isinstance(v, str):
         return f'"{v}" (text)' if len(v) < 40 else f'"{v[:37]}..." (text)'
+    if isinstance(v, int) and abs(v) >= 10**40:
+        return f"a {len(str(abs(v)))}-digit number"
     return repr(v)
 
 
 def _number(v: object, lo: float, hi: float) -> float:
     if not _is_number(v):
         raise ValueError(f"expected {_span(lo, hi)}, found {found(v)}")
-    x = float(v)  # type: ignore[arg-type]
+    try:
+        x = float(v)  # type: ignore[arg-type]
+    except OverflowError:  # an integer of hundreds of digits
+        raise ValueError(f"expected {_span(lo, hi)}, found {found(v)}") from None
     if not math.isfinite(x):
         raise ValueError(f"expected a finite number, found {x}")
     if not lo <= x <= hi:

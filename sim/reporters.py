@@ -1,9 +1,9 @@
 """The model's outputs, declared once: a name pattern and how to compute each from the state.
 
 This table plays the role of the reporters of Mesa's ``DataCollector``: the output names, the
-recording (:meth:`sim.model.HedgingModel.record_state`), ``hedgesim describe`` and the output table
-of docs/ODD.md all come from it. Each reporter gives rows over runs for one of four families of
-names:
+recording (:meth:`sim.model.HedgingModel.record_state`) and the output tables of docs/ODD.md and the
+README all come from it (tests/test_docs.py checks the tables). Each reporter gives rows over runs
+for one of four families of names:
 
 * ``power``: one row per great power, ``{power}`` in the pattern;
 * ``dimension``: one row per alignment dimension and power, ``{dimension}`` and ``{power}``;

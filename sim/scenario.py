@@ -22,12 +22,13 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, ValidationError, model_validator
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
+from sim.limits import MAX_RUNS, MAX_STEPS
 from sim.quantities import Date, Dist, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -47,7 +48,7 @@ class Meta(BaseModel):
     start: Date = Field(description='First date, e.g. "2020Q1": the initial state.')
     end: Date = Field(description='Last date, e.g. "2026Q4" (inclusive).')
     step: Literal["quarter"] = Field("quarter", description="Length of a step (a quarter).")
-    runs: int = Field(200, ge=1, le=10_000_000, description="Stochastic runs in the ensemble.")
+    runs: int = Field(200, ge=1, le=MAX_RUNS, description="Stochastic runs in the ensemble.")
     seed: int | None = Field(
         None,
         ge=0,
@@ -164,13 +165,16 @@ class Parameters(BaseModel):
     model_config = _STRICT
     # The powers' decisions (process 1)
     standing_value: Uncertain(0, 100) = Field(
-        12.0, description="Worth to a power of full standing with the small state, in budget-quarters."
+        9.5, description="Worth to a power of full standing with the small state, in budget-quarters."
+    )
+    rivalry: Uncertain(0, 10) = Field(
+        1.0, description="Rise in the worth of standing per unit of a rival's lead in influence."
     )
     policy_rate: Uncertain(0, 1) = Field(
         0.5, description="Share of the marginal value of an instrument that a power moves it by per quarter."
     )
-    presence_cost: Uncertain(0, 100) = Field(10.0, description="Cost of security presence (budget-quarters).")
-    engagement_cost: Uncertain(0, 100) = Field(0.9, description="Cost of diplomatic engagement.")
+    presence_cost: Uncertain(0, 100) = Field(30.0, description="Cost of security presence (budget-quarters).")
+    engagement_cost: Uncertain(0, 100) = Field(1.15, description="Cost of diplomatic engagement.")
     pressure_cost: Uncertain(0, 100) = Field(1.1, description="Cost of governance pressure.")
     pressure_backlash: Uncertain(0, 10) = Field(
         1.0, description="Cost of pressure per unit of interest and of a rival's alignment share."
@@ -275,10 +279,10 @@ class Mechanisms(BaseModel):
     """``[mechanisms]``: switches for the model's channels, all on by default (``hedgesim explain``)."""
 
     model_config = _STRICT
-    aid_credibility: bool = Field(True, description=MECHANISMS["aid_credibility"])
-    security_cooperation: bool = Field(True, description=MECHANISMS["security_cooperation"])
-    trust: bool = Field(True, description=MECHANISMS["trust"])
-    decisions: bool = Field(True, description=MECHANISMS["decisions"])
+    aid_credibility: StrictBool = Field(True, description=MECHANISMS["aid_credibility"])
+    security_cooperation: StrictBool = Field(True, description=MECHANISMS["security_cooperation"])
+    trust: StrictBool = Field(True, description=MECHANISMS["trust"])
+    decisions: StrictBool = Field(True, description=MECHANISMS["decisions"])
 
 
 def _highest(v: float | Dist) -> float:
@@ -305,6 +309,7 @@ class Scenario(BaseModel):
     _source: str = PrivateAttr("<memory>")
     _sha256: str = PrivateAttr("")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # ---- derived views -------------------------------------------------------------------------
     @property
@@ -323,8 +328,9 @@ class Scenario(BaseModel):
 
     @property
     def powers(self) -> list[str]:
-        """Great power ids, in file order."""
-        return [k for k, a in self.actors.items() if isinstance(a, GreatPower)]
+        """Great power ids, in alphabetical order: the order of the tables in a file is spelling, not
+        meaning, so it changes neither the outputs' order nor any sum over the powers."""
+        return sorted(k for k, a in self.actors.items() if isinstance(a, GreatPower))
 
     @property
     def small(self) -> str:
@@ -374,6 +380,11 @@ class Scenario(BaseModel):
                 return self.tension[key]
         return self.tension.get("default", 0.1)
 
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The values changed by :meth:`with_overrides` (``--set``), in the order given."""
+        return dict(self._overrides)
+
     def raw(self) -> dict[str, Any]:
         """A deep copy of the scenario as plain TOML data (what the file said, plus overrides)."""
         return copy.deepcopy(self._raw)
@@ -401,11 +412,17 @@ class Scenario(BaseModel):
             node[path[-1]] = value
         labels = {(k if "." in k else f"parameters.{k}"): k for k in changes}
         try:
-            return _build(raw, self._source, self._sha256, text=None)
+            sc = _build(raw, self._source, self._sha256, text=None)
+        except RecursionError:
+            raise ScenarioError(
+                self._source, f"--set {next(iter(changes))}", "a value nested too deeply"
+            ) from None
         except ScenarioError as err:
             if err.key in labels:
                 raise ScenarioError(self._source, f"--set {labels[err.key]}", err.problem) from None
             raise
+        sc._overrides = {**self._overrides, **changes}
+        return sc
 
     def with_events(self, *events: dict[str, Any]) -> Scenario:
         """A copy with events added, each a table as in a file's ``[[events]]``, validated like a file."""
@@ -440,7 +457,32 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
+    except ValueError:  # an integer of more than 4,300 digits
+        raise ScenarioError(
+            "--set", key.strip(), "expected a number, found one with thousands of digits"
+        ) from None
+    except RecursionError:
+        raise ScenarioError("--set", key.strip(), "a value nested too deeply") from None
     return key.strip(), parsed
+
+
+def override_text(key: str, value: Any) -> str:
+    """An override as it would be typed after ``--set``: ``inertia=0.3``, ``x={low = 0.1, high = 0.3}``."""
+    return f"{key}={_inline(value)}"
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value) if not re.fullmatch(r"[A-Za-z0-9_.:-]+", str(value)) else str(value)
 
 
 # ---- loading -----------------------------------------------------------------------------------
@@ -454,7 +496,29 @@ def load_scenario(path: str | Path) -> Scenario:
     ``drop_events`` lists the titles of the other's events to leave out.
     """
     raw, text, digest = _read(Path(path), str(path), seen=())
-    return _build(raw, str(path), digest.hexdigest(), text)
+    try:
+        return _build(raw, str(path), digest.hexdigest(), text)
+    except RecursionError:
+        raise _too_deep(str(path), text) from None
+
+
+def _too_deep(source: str, text: str) -> ScenarioError:
+    """The error for values nested too deeply to read (thousands of [ or {), at their line."""
+    line, key = _worst_line(text, lambda s: s.count("[") + s.count("{"))
+    return ScenarioError(source, key, "values nested too deeply (expected a number, text or a table)", line)
+
+
+def _worst_line(text: str, score: Any) -> tuple[int | None, str | None]:
+    """The line of a file with the highest ``score(line)``, and the key set there (with its table)."""
+    best, line, key, table = 0, None, None, ""
+    for n, s in enumerate(text.splitlines(), 1):
+        if m := re.match(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*$", s):
+            table = m[1]
+            continue
+        if score(s) > best:
+            m = re.match(r'^\s*"?([A-Za-z0-9_.\-]+)"?\s*=', s)
+            best, line, key = score(s), n, (f"{table}.{m[1]}" if table else m[1]) if m else table or None
+    return line, key
 
 
 def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], str, Any]:
@@ -482,6 +546,13 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(
             source, None, f"TOML syntax error: {re.sub(r' \(at .*\)$', '', msg)}", line
         ) from None
+    except ValueError:  # an integer of more than 4,300 digits, which Python will not convert
+        line, key = _worst_line(text, lambda s: max(map(len, re.findall(r"\d+", s)), default=0))
+        raise ScenarioError(
+            source, key, "expected a number, found one with thousands of digits", line
+        ) from None
+    except RecursionError:
+        raise _too_deep(source, text) from None
     digest = hashlib.sha256(data)
     meta = raw.get("scenario")
     base_name = meta.get("extends") if isinstance(meta, dict) else None
@@ -492,16 +563,38 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(
             source, "scenario.extends", f"expected a file name, found {found(base_name)}", where
         )
-    base_path = (p.parent / base_name).resolve()
+    if "\0" in base_name:
+        raise ScenarioError(source, "scenario.extends", "expected a file name, found a NUL character", where)
+    try:
+        base_path = (p.parent / base_name).resolve()
+        is_file = base_path.is_file()
+    except OSError as err:  # a name too long for the file system
+        raise ScenarioError(
+            source, "scenario.extends", f"cannot be read ({err.strerror or err})", where
+        ) from None
     if base_path in seen or base_path == p.resolve():
         raise ScenarioError(source, "scenario.extends", f"{base_name} extends itself, directly or not", where)
-    if not base_path.is_file():
+    if not is_file:
         raise ScenarioError(source, "scenario.extends", f"no such scenario file {base_name!r}", where)
     base, _, base_digest = _read(base_path, str(p.parent / base_name), (*seen, p.resolve()))
     digest.update(base_digest.digest())
     drop = meta.get("drop_events", [])
     titles = [e.get("title") for e in base.get("events", []) if isinstance(e, dict)]
-    for i, title in enumerate(drop if isinstance(drop, list) else []):
+    if not isinstance(drop, list):
+        raise ScenarioError(
+            source,
+            "scenario.drop_events",
+            f'expected a list of event titles (["A", "B"]), found {found(drop)}',
+            _line_of(text, "scenario.drop_events"),
+        )
+    for i, title in enumerate(drop):
+        if not isinstance(title, str):
+            raise ScenarioError(
+                source,
+                f"scenario.drop_events[{i}]",
+                f"expected an event title (text), found {found(title)}",
+                _line_of(text, "scenario.drop_events"),
+            )
         if title not in titles:
             raise ScenarioError(
                 source,
@@ -528,11 +621,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _build(raw: dict[str, Any], source: str, sha256: str, text: str | None) -> Scenario:
     try:
-        sc = Scenario.model_validate(raw)
+        # strict: a number written as text ("5"), a boolean for a number or a float for a whole
+        # number is refused everywhere, events included, never coerced
+        sc = Scenario.model_validate(raw, strict=True)
     except ValidationError as err:
         key, problem = _describe(err.errors()[0], raw)
         raise ScenarioError(source, key, problem, _line_of(text, key)) from None
     try:
+        _refuse_booleans(raw, sc, "")
         _check(sc)
     except _Problem as p:
         raise ScenarioError(source, p.key, p.problem, _line_of(text, p.key)) from None
@@ -543,6 +639,32 @@ def _build(raw: dict[str, Any], source: str, sha256: str, text: str | None) -> S
 class _Problem(Exception):
     def __init__(self, key: str, problem: str):
         self.key, self.problem = key, problem
+
+
+def _refuse_booleans(raw: Any, value: Any, key: str, expected: Any = None) -> None:
+    """A boolean where a number is expected, found in ``raw`` (the file's data) beside ``value`` (what
+    it validated to). Strict validation refuses them everywhere but in literal choices such as a
+    tier (``Literal[1, 2, 3]``), where ``true`` would pass as 1; only the switches of
+    ``[mechanisms]`` take a boolean."""
+    if isinstance(raw, bool) and isinstance(value, bool) and expected is bool:
+        return
+    if isinstance(raw, bool):
+        choices = get_args(expected) if get_origin(expected) is Literal else ()
+        what = f"{', '.join(map(str, choices[:-1]))} or {choices[-1]}" if choices else "a number"
+        raise _Problem(key, f"expected {what}, found {found(raw)}")
+    if isinstance(raw, dict):
+        fields = type(value).model_fields if isinstance(value, BaseModel) else {}
+        args = get_args(expected) if isinstance(value, dict) else ()
+        for k, v in raw.items():
+            if isinstance(value, BaseModel):
+                sub, ann = getattr(value, str(k), None), fields[k].annotation if k in fields else None
+            else:
+                sub, ann = (value.get(k) if isinstance(value, dict) else None), args[1] if args else None
+            _refuse_booleans(v, sub, f"{key}.{k}" if key else str(k), ann)
+    elif isinstance(raw, list):
+        items = value if isinstance(value, list) else []
+        for i, v in enumerate(raw):
+            _refuse_booleans(v, items[i] if i < len(items) else None, f"{key}[{i}]")
 
 
 def _check(sc: Scenario) -> None:
@@ -608,6 +730,12 @@ def _check(sc: Scenario) -> None:
     if end <= start:
         raise _Problem(
             "scenario.end", f"expected a date after start ({sc.scenario.start}), found {sc.scenario.end}"
+        )
+    if end - start > MAX_STEPS:
+        raise _Problem(
+            "scenario.end",
+            f"expected at most {MAX_STEPS:,} quarters after start ({sc.scenario.start}), "
+            f"found {end - start:,} ({sc.scenario.end})",
         )
     if sc.scenario.decide_from is not None and not start <= parse_date(sc.scenario.decide_from) <= end:
         raise _Problem(
@@ -711,6 +839,8 @@ def _describe(e: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str]:
         return key, f"expected {e['ctx']['expected']}, found {found(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return key, f"expected a whole number, found {found(value)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return key, f"expected true or false, found {found(value)}"
     if kind in ("string_type",):
         return key, f"expected text, found {found(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
@@ -743,6 +873,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         return Meta
     if head == "parameters":
         return Parameters
+    if head == "mechanisms":
+        return Mechanisms
     if head == "actors" and len(loc) >= 3:
         return GreatPower if loc[2] == "great_power" else SmallState if loc[2] == "small_state" else None
     if head == "events" and len(loc) >= 3:

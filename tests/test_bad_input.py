@@ -75,10 +75,10 @@ CASES = {
     ),
     "shares do not sum to 1": (
         edit(
-            "alignment = { china = 0.57, japan = 0.29, us = 0.14 }",
-            "alignment = { china = 0.57, japan = 0.29, us = 0.24 }",
+            "alignment.security = { china = 0.55, japan = 0.25, us = 0.20 }",
+            "alignment.security = { china = 0.55, japan = 0.25, us = 0.30 }",
         ),
-        ["actors.cambodia.alignment", "sum to 1"],
+        ["actors.cambodia.alignment.security", "sum to 1"],
     ),
     "unknown event kind": (edit('kind = "port_call"', 'kind = "port_cal"'), ["events[2].kind", "port_cal"]),
     "bad tier": (edit("tier = 1\n", "tier = 4\n"), ["events[4].tier", "found 4"]),
@@ -94,6 +94,54 @@ CASES = {
         FLAGSHIP.replace("actors.us]", "actors.US]").replace("us = ", "US = "),
         ["actors.US", "lowercase"],
     ),
+    "400-digit integer": (
+        edit("budget = 235.0", f"budget = {'9' * 400}"),
+        ["actors.china.budget", "400-digit"],
+    ),
+    "5000-digit integer": (
+        edit("runs = 500", f"runs = {'9' * 5000}"),
+        [":16:", "scenario.runs", "thousands of digits"],
+    ),
+    "nesting 3,000 deep": (
+        edit("[parameters]", "[parameters]\nx = " + "[" * 3000 + "]" * 3000),
+        ["parameters.x", "nested too deeply"],
+    ),
+    "nesting 3,000 deep inline": (
+        edit("[parameters]", "[parameters]\nx = " + "{a = " * 3000 + "1" + "}" * 3000),
+        ["parameters.x", "nested too deeply"],
+    ),
+    "NUL in extends": (
+        edit("runs = 500", 'runs = 500\nextends = "a\\u0000b.toml"'),
+        ["scenario.extends", "NUL"],
+    ),
+    "extends name too long": (
+        edit("runs = 500", f'runs = 500\nextends = "{"a" * 5000}.toml"'),
+        ["scenario.extends", "too long"],
+    ),
+    # strict types: no text -> number, boolean -> number or float -> whole number coercion
+    "runs as text": (edit("runs = 500", 'runs = "5"'), ["scenario.runs", 'found "5" (text)']),
+    "runs as float": (edit("runs = 500", "runs = 5.0"), ["scenario.runs", "whole number", "5.0"]),
+    "seed as text": (edit("seed = 20231216", 'seed = "1"'), ["scenario.seed", 'found "1" (text)']),
+    "tier as boolean": (
+        edit("tier = { china = 1,", "tier = { china = true,"),
+        ["actors.cambodia.tier.china", "expected 1, 2 or 3, found true (a boolean)"],
+    ),
+    "event tier as boolean": (edit("tier = 1\n", "tier = true\n"), ["events[4].tier", "found true"]),
+    "duration as text": (
+        FLAGSHIP
+        + '\n[[events]]\nkind = "aid"\npower = "japan"\ndate = "2021Q1"\ntitle = "x"\nduration = "16"\n',
+        ["events[18].duration", 'found "16" (text)'],
+    ),
+    "duration as float": (
+        FLAGSHIP
+        + '\n[[events]]\nkind = "aid"\npower = "japan"\ndate = "2021Q1"\ntitle = "x"\nduration = 16.0\n',
+        ["events[18].duration", "whole number"],
+    ),
+    "newline in a value": (
+        edit("budget = 235.0", 'budget = """lots\nof money"""'),
+        ["actors.china.budget", "lots\\nof money"],
+    ),
+    "newline in a key": (edit("runs = 500", 'runs = 500\n"a\\nb" = 1'), ["scenario.a\\nb: unknown key"]),
     "empty file": ("", ["is empty"]),
     "blank file": ("\n  \n", ["is empty"]),
     "not text": (b"\xff\xfe\x00", ["not UTF-8"]),
@@ -167,6 +215,9 @@ def test_unreadable_file(tmp_path, monkeypatch):
         ("actors.japan.budget=-1", "--set actors.japan.budget: expected a number from 0"),
         ("novalue", "expected key=value"),
         ("scenario.runs=0", "--set scenario.runs: expected a value >= 1"),
+        (f"inertia={'9' * 400}", "--set inertia: expected a number from 0 to 1, found a 400-digit number"),
+        (f"inertia={'9' * 5000}", "--set: inertia: expected a number, found one with thousands of digits"),
+        (f"inertia={'[' * 3000}{']' * 3000}", "--set: inertia: a value nested too deeply"),
     ],
 )
 def test_bad_override(tmp_path, setting, fragment):
@@ -176,6 +227,26 @@ def test_bad_override(tmp_path, setting, fragment):
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert fragment in res.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "drop, fragment",
+    [
+        (
+            '"Ream naval base access; CSP"',
+            'scenario.drop_events: expected a list of event titles (["A", "B"]), found',
+        ),
+        ('"Ream"', "scenario.drop_events: expected a list of event titles"),
+        ("[1]", "scenario.drop_events[0]: expected an event title (text), found 1"),
+    ],
+)
+def test_drop_events_must_be_a_list_of_titles(tmp_path, drop, fragment):
+    """A string is refused, never used as a substring match over the titles."""
+    path = tmp_path / "cf.toml"
+    path.write_text(f'[scenario]\nextends = "{SCENARIOS / "csp2023.toml"}"\ndrop_events = {drop}\n')
+    res = run_cli(["validate", str(path)], tmp_path)
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert fragment in res.output
 
 
 def test_bad_extends(tmp_path):
@@ -190,3 +261,64 @@ def test_bad_extends(tmp_path):
     (tmp_path / "c.toml").write_text('[scenario]\nextends = "c.toml"\n')
     res = run_cli(["run", str(tmp_path / "c.toml")], tmp_path)
     assert res.exit_code == 2 and "extends itself" in res.output
+
+
+def test_out_that_cannot_be_made_gives_one_line(tmp_path, monkeypatch):
+    """--out below a file, with a name too long for the file system, on a read-only file system."""
+    import errno
+    from pathlib import Path
+
+    (tmp_path / "afile").write_text("x")
+    cases = {
+        "below a file": (tmp_path / "afile" / "out", "afile is a file, not a folder"),
+        "name too long": (tmp_path / ("x" * 300), "File name too long"),
+        "read-only": (tmp_path / "ro" / "out", "Read-only file system"),
+    }
+    real = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):  # root writes anywhere: a read-only mount is simulated
+        if "ro" in self.parts:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    for command in (
+        ["run", str(SCENARIOS / "csp2023.toml")],
+        ["compare", *[str(SCENARIOS / "csp2023.toml")] * 2],
+    ):
+        for name, (out, reason) in cases.items():
+            res = run_cli([*command, "--runs", "3", "-q", "--out", str(out)], tmp_path)
+            assert res.exit_code == 2, (name, res.output)
+            assert res.output.count("\n") == 1 and "Traceback" not in res.output, res.output
+            assert str(out) in res.output and reason in res.output and "--out" in res.output, res.output
+            assert res.leftovers == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "work"]
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("default_out", [True, False])
+def test_full_disk_while_writing_gives_one_line_and_leaves_nothing(
+    tmp_path, monkeypatch, command, default_out
+):
+    import errno
+
+    import pandas as pd
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    args = [command, str(SCENARIOS / "csp2023.toml")] + (
+        [str(SCENARIOS / "no_csp.toml")] if command == "compare" else []
+    )
+    args += ["--runs", "3", "-q", "--no-figures"] + (
+        [] if default_out else ["--out", str(tmp_path / "work" / "o")]
+    )
+    res = run_cli(args, tmp_path)
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "No space left on device" in res.output and "nothing was written" in res.output
+    assert (
+        res.leftovers == []
+        or res.leftovers == ["results"]
+        and not any((tmp_path / "work/results").rglob("*.*"))
+    )

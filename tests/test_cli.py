@@ -23,16 +23,16 @@ def invoke(*args):
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.slow
 def test_run_writes_the_results_folder(tmp_path):
     out = tmp_path / "r"
     res = invoke("run", CSP, "--runs", "40", "--out", str(out))
     assert res.exit_code == 0, res.output
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    figures = {
-        f"figures/{g}.{e}"
-        for g in ("influence", "aid", "alignment", "hedging", "tension")
-        for e in ("png", "svg")
-    }
+    from sim.plots import GROUPS
+
+    figures = {f"figures/{g}.{e}" for g in GROUPS for e in ("png", "svg")}
+    assert {"influence", "aid", "policy", "dimensions", "hedging", "tension"} <= set(GROUPS)
     assert names == {"manifest.json", "scenario.json", "summary.csv", "trajectories.npy"} | figures
     # the digest: end values with their spread, and where the files went
     assert "At 2026Q4: median [90% of runs]" in res.output and "hedging index" in res.output
@@ -158,3 +158,65 @@ def test_help_is_quick_because_imports_are_lazy():
 def test_bad_options_exit_2(tmp_path):
     assert invoke("run", CSP, "--runs", "0").exit_code == 2
     assert invoke("run", CSP, "--format", "xls").exit_code == 2
+
+
+def test_a_run_with_set_says_so_in_digest_folder_captions_and_manifest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = invoke("run", CSP, "--runs", "5", "--set", "inertia=0.3", "--set", "actors.japan.budget=200")
+    assert res.exit_code == 0, res.output
+    assert "with --set inertia=0.3, actors.japan.budget=200" in res.output.splitlines()[1]
+    [folder] = (tmp_path / "results" / "csp2023").iterdir()
+    assert folder.name.endswith("_inertia=0.3_actors.japan.budget=200")
+    assert "--set inertia=0.3, actors.japan.budget=200" in (folder / "figures" / "alignment.svg").read_text()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["scenario"]["overrides"] == ["inertia=0.3", "actors.japan.budget=200"]
+
+
+def test_compare_applies_set_to_every_scenario(tmp_path):
+    out = tmp_path / "c"
+    no_csp = str(SCENARIOS / "no_csp.toml")
+    res = invoke("compare", no_csp, CSP, "--runs", "5", "--set", "inertia=0", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["overrides"] for s in manifest["scenarios"]] == [["inertia=0"], ["inertia=0"]]
+    assert "--set inertia=0" in manifest["command"]
+    df = pd.read_csv(out / "summary.csv")
+    for scenario, rows in df[df.variable == "cambodia.alignment.china"].groupby("scenario"):
+        assert rows["sd"].max() == 0 and rows["mean"].nunique() == 1, scenario  # inertia 0: no move
+    assert "--set inertia=0" in (out / "figures" / "alignment.svg").read_text()
+
+
+def test_the_last_line_says_whether_trajectories_were_written(tmp_path, monkeypatch):
+    import sim.outputs
+    import sim.store
+
+    last = lambda res: res.output.strip().splitlines()[-1]  # noqa: E731
+    res = invoke("run", CSP, "--runs", "5", "--no-figures", "--out", str(tmp_path / "a"))
+    assert "trajectories.npy" in last(res) and "not written" not in last(res)
+    res = invoke("run", CSP, "--runs", "5", "--no-figures", "--no-trajectories", "--out", str(tmp_path / "b"))
+    assert last(res).endswith("trajectories not written (--no-trajectories)")
+    monkeypatch.setattr(sim.store, "IN_MEMORY_LIMIT", 10_000)
+    res = invoke("run", CSP, "--runs", "5", "--no-figures", "--out", str(tmp_path / "c"))
+    assert (
+        "trajectories not written: 53.6 KiB, over the default limit of 9.8 KiB; add --trajectories"
+        in last(res)
+    )
+    assert not (tmp_path / "c" / "trajectories.npy").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", CSP, "--runs", "10000001"], ["hedgesim: run:", "--runs", "10000001"]),
+        (["run", CSP, "--runs", "0"], ["hedgesim: run:", "--runs"]),
+        (["run", CSP, "--bogus"], ["hedgesim: run:", "No such option '--bogus'"]),
+        (["runn"], ["hedgesim:", "No such command 'runn'"]),
+        (["compare", CSP], ["hedgesim: compare:"]),
+    ],
+)
+def test_a_bad_command_line_gives_one_line(args, words):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and "Usage" not in res.output, res.output
+    for word in words:
+        assert word in res.output, res.output

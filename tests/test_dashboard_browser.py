@@ -20,10 +20,14 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 pytest.importorskip("solara")
 pytest.importorskip("playwright")
 
 import sim  # noqa: E402
+
+from .test_dashboard_app import POWERS_VIEW, SMALL_VIEW  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -35,7 +39,6 @@ FLAGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
-PANELS = ("influence", "alignment", "aid", "hedging", "tension_powers", "tension_small")
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +59,27 @@ def browser_context_args():
 @pytest.fixture(scope="module")
 def dashboard_url(tmp_path_factory):
     """``hedgesim dashboard`` on a free port of 127.0.0.1, run from a temporary folder."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    """The dashboard started on a scenario whose texts hold script (tests.conftest.HOSTILE)."""
+    from .conftest import HOSTILE
+
+    path = tmp_path_factory.mktemp("hostile") / "hostile.toml"
+    path.write_text(HOSTILE)
+    yield from _serve(tmp_path_factory, str(path))
+
+
+def _serve(tmp_path_factory, *args: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cwd = tmp_path_factory.mktemp("server")
     log = open(cwd / "server.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "dashboard", "--port", str(port), "--no-browser"],
+        [sys.executable, "-m", "sim.cli", "dashboard", *args, "--port", str(port), "--no-browser"],
         cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -89,8 +106,12 @@ def dashboard_url(tmp_path_factory):
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    for panel in PANELS:
-        page.locator(f"[data-panel={panel}] img").wait_for(timeout=60_000)
+    _wait_panels(page, SMALL_VIEW, timeout=60_000)
+
+
+def _wait_panels(page, panels: tuple[str, ...], timeout: int = 15_000) -> None:
+    for panel in panels:
+        page.locator(f"[data-panel={panel}] img").wait_for(timeout=timeout)
     page.locator("[data-testid=actors] svg").wait_for()
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-panel] img')]"
@@ -127,7 +148,15 @@ def _wait_alignment(page, power: str, text: str, same: bool) -> None:
     page.wait_for_function(_CELL, arg=[power, text, same], timeout=15_000)
 
 
-def _check_screenshot(path: Path, page, viewport: dict[str, int] = VIEWPORT) -> None:
+def _show(page, view: str) -> None:
+    """Switch the panels to a view and wait for its pictures."""
+    page.locator(f"[data-view={view}]").click()
+    _wait_panels(page, SMALL_VIEW if view == "small" else POWERS_VIEW)
+
+
+def _check_screenshot(
+    path: Path, page, viewport: dict[str, int] = VIEWPORT, panels: tuple[str, ...] = SMALL_VIEW
+) -> None:
     """Not blank, and every part of the layout on screen, inside the page, with no overlaps."""
     from PIL import Image
 
@@ -148,7 +177,8 @@ def _check_screenshot(path: Path, page, viewport: dict[str, int] = VIEWPORT) -> 
         "values at the date": ".hedgesim-at-date",
         "export scenario": "button:has-text('Scenario (TOML)')",
         "export results": "button:has-text('Results (CSV)')",
-        **{f"panel {p}": f"[data-panel={p}] img" for p in PANELS},
+        "views": "[data-view=powers]",
+        **{f"panel {p}": f"[data-panel={p}] img" for p in panels},
     }
     boxes = {}
     for name, selector in parts.items():
@@ -179,8 +209,14 @@ def test_slider_event_export_and_time_in_the_browser(page, dashboard_url, tmp_pa
     page.screenshot(path=first)
     _check_screenshot(first, page)
     assert "as loaded" in page.locator(".hedgesim-status").inner_text()
+    assert page.locator("[data-panel=aid]").count() == 0  # the powers' panels wait for their view
 
     # A slider: the US gives no aid. The aid panel is redrawn within a second of letting go.
+    _show(page, "powers")
+    powers = tmp_path / "dashboard-powers.png"
+    page.screenshot(path=powers)
+    _check_screenshot(powers, page, panels=POWERS_VIEW)
+    assert "engaged" in page.locator(".hedgesim-at-date").inner_text()
     before = _src(page, "aid")
     knob = page.locator("[role=slider][data-knob='actors.us.budget']")
     knob.focus()
@@ -195,6 +231,7 @@ def test_slider_event_export_and_time_in_the_browser(page, dashboard_url, tmp_pa
     assert knob.get_attribute("aria-valuenow") == "0"
 
     # An event off: no Japan-Cambodia CSP. Cambodia's alignment toward Japan moves (down).
+    _show(page, "small")
     japan_before = _alignment_on_screen(page, "Japan")
     before = _src(page, "alignment")
     page.get_by_role("tab", name=re.compile("Events")).click()
@@ -285,3 +322,28 @@ def test_page_requests_nothing_off_localhost(page, dashboard_url, tmp_path):
         {u for u in seen if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != here}
     )
     assert not elsewhere, f"the page asked for something off localhost: {elsewhere}"
+
+
+def _no_script_ran(page) -> None:
+    page.get_by_role("tab", name=re.compile("Events")).click()
+    page.wait_for_timeout(500)  # an <img onerror> fires as soon as the image fails to load
+    assert page.evaluate("() => window.__xss") is None, "text from the scenario ran as script"
+    assert page.locator(".hedgesim-status img, .hedgesim-event img, .hedgesim-event script").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0
+
+
+def test_script_in_a_scenario_never_runs_in_the_page(page, hostile_url, tmp_path):
+    """A title such as <img src=x onerror=...> shows as text, from the command line or opened."""
+    from .conftest import HOSTILE
+
+    _open(page, hostile_url)
+    assert '<img src=x onerror="window.__xss=1">' in page.locator(".hedgesim-status").inner_text()
+    _no_script_ran(page)
+    opened = tmp_path / "opened.toml"
+    opened.write_text(HOSTILE.replace("window.__xss", "window.__xss_opened"))
+    page.set_input_files("[data-testid=open-file]", opened)
+    page.wait_for_function(
+        "() => document.querySelector('.hedgesim-status').innerText.includes('__xss_opened=1')"
+    )
+    _no_script_ran(page)
+    assert page.evaluate("() => window.__xss_opened") is None

@@ -59,6 +59,7 @@ def test_help_names_the_dashboard_and_does_not_import_solara():
     assert "solara not loaded" in out
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_server_cleanly(tmp_path):
     pytest.importorskip("solara")
     import signal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -15,18 +16,58 @@ from sim.dashboard.setting import RUNS, Setting, all_knobs, knobs, load_text  # 
 from sim.errors import ScenarioError  # noqa: E402
 
 
-def test_knobs_cover_each_power_and_the_small_states_weights(csp2023):
+def test_knobs_cover_the_powers_decisions_each_power_and_the_small_states_priorities(csp2023):
     groups = knobs(csp2023)
-    assert [title for title, _ in groups] == ["China", "Japan", "United States", "Cambodia's priorities"]
+    assert [title for title, _ in groups] == [
+        "How the powers decide",
+        "China",
+        "Japan",
+        "United States",
+        "Cambodia's priorities",
+        "What a top-tier partnership changes",
+    ]
     keys = set(all_knobs(csp2023))
+    assert {"scenario.decisions", "parameters.standing_value", "parameters.rivalry"} <= keys
     for p in ("china", "japan", "us"):
-        assert {f"actors.{p}.budget", f"actors.{p}.conditionality", f"actors.{p}.presence"} <= keys
-    for w in ("economy", "security", "regime", "diversification"):
+        assert {f"actors.{p}.budget", f"actors.{p}.interest", f"actors.{p}.conditionality"} <= keys
+    for w in ("aid", "overdependence", "protection", "threat", "regime", "entrapment"):
         assert f"parameters.weight_{w}" in keys
+    for channel in ("credibility", "security", "trust"):
+        assert f"parameters.tier_{channel}" in keys
+    fields = set(type(csp2023.parameters).model_fields)
+    for key in keys:  # every knob sets something the model still has
+        head, _, name = key.partition(".")
+        if head == "parameters":
+            assert name in fields, key
+    sc = Setting(csp2023)
     for knob in all_knobs(csp2023).values():
-        assert knob.unit and knob.help
-        value = Setting(csp2023).value(knob)
-        assert knob.low <= value <= knob.high, knob.key  # the scenario's value is on the slider
+        assert knob.label and knob.help
+        value = sc.value(knob)
+        if knob.choices:
+            assert value in {v for v, _ in knob.choices}, knob.key
+        else:
+            assert knob.low <= value <= knob.high, knob.key  # the scenario's value is on the slider
+
+
+@pytest.mark.parametrize("name", sorted(sim.bundled_scenarios()))
+def test_every_bundled_scenario_has_its_values_on_the_sliders(name):
+    sc = sim.load_scenario(sim.bundled_scenarios()[name])
+    setting = Setting(sc)
+    for knob in all_knobs(sc).values():
+        if not knob.choices:
+            assert knob.low <= setting.value(knob) <= knob.high, (name, knob.key)
+
+
+def test_a_choice_of_decisions_changes_what_the_powers_do(csp2023):
+    s = Setting(csp2023).with_value("scenario.decisions", "historical")
+    assert s.values == (("scenario.decisions", "historical"),)
+    assert s.scenario().scenario.decisions == "historical"
+    assert not s.with_value("scenario.decisions", "both").changed()  # back to the file's choice
+    both = sim.run(csp2023, runs=20, seed=s.seed)
+    history = sim.run(s.scenario(), runs=20, seed=s.seed)
+    # with history only, China's engagement stays where it started; deciding, China moves it
+    assert not np.array_equal(history.values("china.engagement"), both.values("china.engagement"))
+    assert np.all(history.values("china.engagement") == history.values("china.engagement")[:, :1])
 
 
 def test_setting_records_changes_and_forgets_them_when_moved_back(csp2023):
@@ -44,7 +85,8 @@ def test_exported_toml_loads_and_reproduces_the_setting(csp2023, tmp_path):
     s = (
         Setting(csp2023)
         .with_value("actors.us.budget", 0.0)
-        .with_value("parameters.weight_security", 3.0)
+        .with_value("parameters.weight_protection", 80.0)
+        .with_value("scenario.decisions", "strategic")
         .with_event("Chinese corvettes at Ream", False)
     )
     path = tmp_path / "export.toml"
@@ -55,7 +97,9 @@ def test_exported_toml_loads_and_reproduces_the_setting(csp2023, tmp_path):
     on_screen = sim.run(s.scenario(), runs=RUNS, seed=s.seed)
     again = sim.run(back)  # the file's own runs and seed
     assert np.array_equal(on_screen.data, again.data)
+    assert back.scenario.decisions == "strategic" and back.parameters.weight_protection == 80.0
     assert "actors.us.budget = 0" in path.read_text()
+    assert 'scenario.decisions = "strategic"' in path.read_text()
 
 
 def test_load_text_reads_an_upload_that_extends_a_bundled_scenario():
@@ -107,7 +151,13 @@ def test_cursor_moves_across_the_axes(csp2023):
 
 
 def test_actors_picture_draws_values_as_widths_and_colours(csp2023):
-    values = {"china.influence": 0.8, "japan.influence": 0.2, "us.influence": 0.0, "tension.china-us": 0.9}
+    values = {
+        "china.influence": 0.8,
+        "japan.influence": 0.2,
+        "us.influence": 0.0,
+        "tension.china-us": 0.9,
+        "japan.tier": 1.0,
+    }
     svg = actors.svg(csp2023, values, "2023Q3")
     for name in ("Cambodia", "China", "Japan", "United States"):
         assert f">{name}<" in svg
@@ -120,9 +170,74 @@ def test_actors_picture_draws_values_as_widths_and_colours(csp2023):
     assert widths["china"] > widths["japan"] > widths["us"]
     assert actors.tension_colour(0.9) != actors.tension_colour(0.0)
     assert 'data-tension="0.900"' in svg
+    assert 'data-tier="1">tier 1<' in svg
 
 
-def test_medians_at_reads_the_summary(csp2023):
+def test_medians_at_gives_the_summarys_medians(csp2023):
     ens = sim.run(csp2023, runs=30, seed=2)
-    values = actors.medians_at(ens.summary(), 5)
-    assert values["japan.influence"] == pytest.approx(np.median(ens.values("japan.influence")[:, 5]))
+    values = actors.medians_at(ens, 5)
+    summary = ens.summary()
+    at5 = summary[summary.step == 5].set_index("variable").p50
+    assert set(values) == set(ens.variables)
+    for name in ("japan.influence", "cambodia.alignment.security.china", "cambodia.hedging.fallback"):
+        assert values[name] == pytest.approx(at5[name], abs=1e-12)
+
+
+def test_every_panel_draws_its_lines_for_every_bundled_scenario():
+    for name, path in sim.bundled_scenarios().items():
+        ens = sim.run(sim.load_scenario(path), runs=5, seed=1)
+        for panel, _ in charts.PANELS:
+            lines, title, ylabel = charts.panel_lines(ens, panel)
+            assert lines and title and ylabel, (name, panel)
+            for var, _, _ in lines:
+                assert var in ens.variables, (name, panel, var)
+    assert {view for _, view in charts.PANELS} == set(charts.VIEWS)
+    assert [sum(v == view for _, v in charts.PANELS) for view in charts.VIEWS] == [6, 6]
+
+
+def test_the_new_panels_show_the_dimensions_the_hedging_parts_and_the_decisions(csp2023):
+    ens = sim.run(csp2023, runs=5, seed=1)
+    lines = {p: [v for v, _, _ in charts.panel_lines(ens, p)[0]] for p, _ in charts.PANELS}
+    assert lines["alignment_security"] == [f"cambodia.alignment.security.{p}" for p in csp2023.powers]
+    assert lines["hedging"] == [
+        "cambodia.hedging_index",
+        "cambodia.hedging.divergence",
+        "cambodia.hedging.ambiguity",
+        "cambodia.hedging.fallback",
+    ]
+    for instrument in ("aid", "presence", "pressure", "engagement"):
+        assert lines[instrument] == [f"{p}.{instrument}" for p in csp2023.powers]
+
+
+def test_an_opened_file_extends_only_bundled_scenarios_and_reveals_nothing(tmp_path):
+    """Whatever an upload names in ``extends`` (absolute, ../, existing or not), the error is the
+    same and shows nothing of another file: neither its contents nor whether it exists."""
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[scenario]\ntitle = 42  # SECRET-LINE\nname = "SECRET-VALUE"\n')
+    targets = [str(secret), str(tmp_path / "nothere.toml"), "/etc/passwd", "/etc", "../../../../etc/hostname"]
+    targets += [f"../{'../' * 8}{str(secret).lstrip('/')}", "csp2023.toml/../../" + secret.name]
+    messages = set()
+    for target in targets:
+        with pytest.raises(ScenarioError) as err:
+            load_text("mine.toml", f'[scenario]\nextends = "{target}"\nname = "mine"\n')
+        message = str(err.value)
+        assert "SECRET" not in message and "no such" not in message.lower(), message
+        assert message.startswith(
+            "mine.toml: scenario.extends: a file opened in the dashboard can extend only"
+        )
+        messages.add(re.sub(r'found ".*" \(text\)$', "found <target>", message))
+    assert len(messages) == 1, messages
+
+
+def test_an_opened_file_has_a_size_and_a_step_limit():
+    from sim.dashboard.setting import MAX_BYTES, MAX_STEPS
+
+    base = '[scenario]\nextends = "csp2023.toml"\nname = "long"\n'
+    with pytest.raises(
+        ScenarioError, match=r"^big\.toml: is too large \(257 KiB\); the dashboard opens files up to 256 KiB$"
+    ):
+        load_text("big.toml", base + "#" * (MAX_BYTES + 1024))
+    with pytest.raises(ScenarioError, match=r"^long\.toml: scenario\.end: 403 quarters .* at most 400"):
+        load_text("long.toml", base + 'end = "2120Q4"\n')
+    assert MAX_STEPS >= sim.load_scenario("scenarios/history_2010.toml").steps
+    assert load_text("ok.toml", base + 'end = "2119Q4"\n').steps == MAX_STEPS - 1

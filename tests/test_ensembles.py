@@ -44,6 +44,7 @@ def reference(csp2023):
     return sim.run(csp2023, runs=300, seed=11)
 
 
+@pytest.mark.slow
 def test_chunk_sizes_and_workers_give_identical_bytes(csp2023, reference):
     want = reference.data.tobytes()
     for kw in ({"chunk_size": 1}, {"chunk_size": 7}, {"chunk_size": 64, "workers": 2}):
@@ -52,6 +53,7 @@ def test_chunk_sizes_and_workers_give_identical_bytes(csp2023, reference):
         assert ens.stats().tobytes() == reference.stats().tobytes(), kw
 
 
+@pytest.mark.slow
 def test_on_disk_ensemble_matches_in_memory(csp2023, reference, tiny_memory, tmp_path, monkeypatch):
     import sim.statistics
 
@@ -87,6 +89,7 @@ def test_temporary_store_is_removed_with_the_ensemble(csp2023, tiny_memory):
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_cli_workers_and_chunks_write_identical_files(tmp_path):
     runner = CliRunner()
     outs = []
@@ -171,6 +174,7 @@ def dask_cluster():
     cluster.close()
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_identical_bytes(csp2023, reference, dask_cluster, tmp_path):
     ens = sim.run(csp2023, runs=300, seed=11, chunk_size=64, dask=dask_cluster)
     assert ens.data.tobytes() == reference.data.tobytes()
@@ -239,6 +243,7 @@ def test_progress_bar_shows_runs_rate_and_eta_on_a_terminal_only(monkeypatch):
         assert ("1.00k/1.00k runs" in text and "ETA" in text and "runs/s" in text) == want, text
 
 
+@pytest.mark.slow
 def test_figures_of_an_on_disk_ensemble_match_in_memory(tmp_path, monkeypatch):
     """Figures come from the exact statistics, so they too do not depend on where runs were kept."""
     import sim.ensemble

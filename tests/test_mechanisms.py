@@ -20,9 +20,10 @@ kind = "{kind}"
 """
 
 
-def pair(toy, kind: str, fields: str, date: str = "2002Q1", runs: int = 50):
+def pair(toy, kind: str, fields: str, date: str = "2002Q1", runs: int = 50, decisions: str = "both"):
     """(with, without, step of the event) for a toy scenario with one event."""
     with_event = toy(EVENT.format(date=date, kind=kind, fields=fields))
+    with_event = with_event.with_overrides({"scenario.decisions": decisions})
     without = with_event.without_events("the event")
     a, b = sim.run(with_event, runs=runs), sim.run(without, runs=runs)
     return a, b, with_event.event_step(with_event.events[0])
@@ -41,14 +42,15 @@ def test_aid_event_raises_aid_share_then_influence(toy):
     assert np.all(inf_a[:, t + 7] > inf_b[:, t + 7])
 
 
-def test_partnership_upgrade_raises_influence(toy):
-    """Tiers weigh in the influence target and in aid: an upgrade to tier 1 raises the power's
-    influence over the same run without it (Kuik 2016: partnerships as hedging instruments)."""
+def test_partnership_upgrade_raises_influence_through_its_channels(toy):
+    """An upgrade to tier 1 makes blue's aid more credible, its security cooperation wider and its
+    intentions read more kindly; influence and alignment follow through those channels (Kuik 2016:
+    partnerships as hedging instruments), from the upgrade's step on."""
     a, b, t = pair(toy, "partnership", 'power = "blue"\ntier = 1')
     diff = a.values("blue.influence") - b.values("blue.influence")
     assert np.all(diff[:, :t] == 0)
-    assert np.all(diff[:, t + 1 :] > 0)
-    assert np.mean(a.final("isle.alignment.blue") - b.final("isle.alignment.blue")) > 0.02
+    assert np.all(diff[:, t:] > 0)
+    assert np.mean(a.final("isle.alignment.blue") - b.final("isle.alignment.blue")) > 0.01
 
 
 def test_criticism_raises_dyad_tension_and_regime_pressure(toy):
@@ -62,10 +64,13 @@ def test_criticism_raises_dyad_tension_and_regime_pressure(toy):
     assert np.mean(a.values("tension.blue-isle")[:, t] - b.values("tension.blue-isle")[:, t]) < 0.01
 
 
-def test_criticism_costs_a_conditional_donor_aid(toy):
-    """Regime pressure makes a conditional donor (red: 0.5) give less; blue (0.0) is unaffected."""
+def test_criticism_costs_the_critic_the_small_states_diplomatic_alignment(toy):
+    """Criticism raises tension with the critic, a cost to the regime's security: the small state's
+    diplomatic and security alignment with the critic fall (Kimkong Heng 2020; Ciorciari 2013)."""
     a, b, t = pair(toy, "criticism", 'power = "red"\nmagnitude = 0.3')
-    assert np.all(a.values("red.aid")[:, t + 1] < b.values("red.aid")[:, t + 1])
+    for dim in ("diplomatic", "security"):
+        var = f"isle.alignment.{dim}.red"
+        assert np.all(a.values(var)[:, t + 1] < b.values(var)[:, t + 1]), dim
 
 
 def test_naval_access_raises_power_power_tension(toy):
@@ -78,8 +83,9 @@ def test_naval_access_raises_power_power_tension(toy):
 
 
 def test_event_with_duration_ends(toy):
-    """A held effect lasts `duration` steps and then leaves no residue in the held variable."""
-    a, b, t = pair(toy, "port_call", 'power = "blue"\nmagnitude = 0.3\nduration = 2')
+    """A held effect lasts `duration` steps and then leaves no residue in the held variable (the
+    powers follow the events only, so that blue's own choice of presence does not answer it)."""
+    a, b, t = pair(toy, "port_call", 'power = "blue"\nmagnitude = 0.3\nduration = 2', decisions="historical")
     pa, pb = a.values("blue.presence"), b.values("blue.presence")
     assert np.allclose(pa[:, t : t + 2] - pb[:, t : t + 2], 0.3)
     assert np.array_equal(pa[:, t + 2 :], pb[:, t + 2 :])
@@ -94,11 +100,24 @@ def test_sanctions_raise_the_level_tension_relaxes_to(toy):
 
 
 def test_shock_on_budget_is_held_and_scales_aid(toy):
-    a, b, t = pair(toy, "shock", 'target = "blue.budget"\nscale = 0.5\nduration = 4')
-    """A budget shock halves the flow while in force (same noise on both sides) and then ends."""
+    """A budget shock halves the flow while in force (same noise on both sides) and then ends; the
+    powers follow the events only here, so the committed share of the budget does not move."""
+    historical = toy().with_overrides({"scenario.decisions": "historical"})
+    with_event = historical.with_events(
+        {
+            "date": "2002Q1",
+            "title": "cut",
+            "kind": "shock",
+            "target": "blue.budget",
+            "scale": 0.5,
+            "duration": 4,
+        }
+    )
+    a, b = sim.run(with_event, runs=50), sim.run(historical, runs=50)
+    t = with_event.event_step(with_event.events[0])
     ratio = a.values("blue.aid") / b.values("blue.aid")
-    assert np.allclose(ratio[:, t : t + 4], 0.5, atol=0.05)  # 0.5, give or take the competition term
-    assert np.all(ratio[:, t + 4] > 0.8)
+    assert np.allclose(ratio[:, t : t + 4], 0.5)
+    assert np.allclose(ratio[:, t + 4 :], 1.0)
 
 
 def test_cooperation_shifts_dependence_toward_the_partner(toy):

@@ -3,7 +3,9 @@ are evaluated against the model, run as the exercise says (the scenarios' own se
 
 A check is a Python expression over the helpers below, e.g.
 ``d("no_csp", "csp2023", "japan.influence")["mean"]``: a row of the difference table of
-``hedgesim compare scenarios/no_csp.toml scenarios/csp2023.toml``.
+``hedgesim compare scenarios/no_csp.toml scenarios/csp2023.toml``; or
+``explained("no_csp", "csp2023", "japan.influence", "trust")``: a cell of the table of
+``sim.explain`` for the same pair.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import sim
 
 from .conftest import ROOT, SCENARIOS
 
+pytestmark = (
+    pytest.mark.slow
+)  # every exercise's ensembles: the whole suite runs them, the fast part on other Pythons does not
+
 TEXT = (ROOT / "docs" / "teaching.md").read_text()
 EXERCISES = re.split(r"^### (?=Exercise \d+)", TEXT, flags=re.M)[1:]
 
@@ -28,15 +34,31 @@ def scenario(name: str, **overrides):
 
 
 @cache
-def _compare(a: str, b: str, runs: int | None, seed: int | None, overrides: tuple) -> sim.Comparison:
-    return sim.compare([scenario(a), scenario(b, **dict(overrides))], runs=runs, seed=seed)
+def _compare(
+    a: str, b: str, runs: int | None, seed: int | None, overrides: tuple, decisions: str | None = None
+) -> sim.Comparison:
+    both = {"scenario.decisions": decisions} if decisions else {}
+    return sim.compare([scenario(a, **both), scenario(b, **dict(overrides), **both)], runs=runs, seed=seed)
 
 
-def d(a, b, variable, at=None, runs=None, seed=None, **overrides) -> dict:
-    """The difference table's row for ``variable``: scenario b (with overrides) against a."""
-    comp = _compare(a, b, runs, seed, tuple(sorted(overrides.items())))
+def d(a, b, variable, at=None, runs=None, seed=None, decisions=None, **overrides) -> dict:
+    """The difference table's row for ``variable``: scenario b (with overrides) against a.
+
+    ``decisions`` ("historical", "strategic", "both") is set in both scenarios."""
+    comp = _compare(a, b, runs, seed, tuple(sorted(overrides.items())), decisions)
     table = comp.differences(at=[at] if at else None)
     return table.set_index("variable").loc[variable].to_dict()
+
+
+@cache
+def _explain(a: str, b: str):
+    return sim.explain(scenario(a), scenario(b)).table
+
+
+def explained(a, b, variable, part) -> float:
+    """One cell of the table of ``explain(a, b)``: ``part`` is "total", a channel ("trust", ...),
+    "interaction" or "not carried"."""
+    return float(_explain(a, b).loc[variable, part])
 
 
 @cache
@@ -97,7 +119,7 @@ HELPERS = {k: v for k, v in globals().items() if callable(v) and not k.startswit
 
 
 def test_the_guide_has_at_least_five_complete_exercises():
-    assert len(EXERCISES) >= 5
+    assert len(EXERCISES) >= 9
     for ex in EXERCISES:
         title = ex.splitlines()[0]
         for part in ("**Question.**", "**Run.**", "**Look for.**", "**Answer key.**"):
@@ -117,3 +139,5 @@ def test_a_false_answer_is_caught():
     env = {"np": np, **HELPERS}
     assert not eval('d("no_csp", "csp2023", "japan.influence")["higher"] == 0', env)  # noqa: S307
     assert not eval('leads_throughout("history_2010", "cambodia.alignment.", "us")', env)  # noqa: S307
+    assert not eval('abs(explained("no_csp", "csp2023", "japan.influence", "aid_credibility")) < 0.001', env)  # noqa: S307
+    assert not eval('d("no_csp", "csp2023", "china.aid")["mean"] == 0', env)  # noqa: S307

@@ -4,7 +4,9 @@
 * a line beside it and lines between the powers: tension (width, and colour from grey to red);
 * a ring around the small state: its alignment toward each power (shares of the ring).
 
-Values are medians over runs, taken from :meth:`Ensemble.summary`.
+* inside each power: the aid it gives and its partnership tier (1 is the top).
+
+Values are medians over runs (:func:`medians_at`).
 """
 
 from __future__ import annotations
@@ -13,21 +15,21 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from sim.plots import PALETTE
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from sim.ensemble import Ensemble
     from sim.scenario import Scenario
 
 W, H = 380, 372
 CX, CY, R_SMALL, R_ORBIT, R_POWER = 190, 178, 40, 122, 30
 
 
-def medians_at(summary: pd.DataFrame, step: int) -> dict[str, float]:
-    """Median of every variable at a step, from a tidy summary."""
-    rows = summary[summary["step"] == step]
-    return dict(zip(rows["variable"], rows["p50"].astype(float), strict=True))
+def medians_at(ens: Ensemble, step: int) -> dict[str, float]:
+    """Median over runs of every variable at a step (the p50 of :meth:`Ensemble.summary`)."""
+    return dict(zip(ens.variables, np.median(ens.data[:, step, :], axis=-1).tolist(), strict=True))
 
 
 def tension_colour(t: float) -> str:
@@ -111,9 +113,15 @@ def svg(scenario: Scenario, values: dict[str, float], date: str) -> str:
         ly = y - R_POWER - 8 if y < CY else y + R_POWER + 15
         out.append(_label(x, ly, name[p], "#222222", 13, bold=True))
         out.append(
-            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-size="12" fill="#ffffff" '
+            f'<text x="{x:.1f}" y="{y + 1:.1f}" text-anchor="middle" font-size="12" fill="#ffffff" '
             f'font-weight="bold">${aid:.0f}m</text>'
         )
+        tier = values.get(f"{p}.tier")
+        if tier is not None:
+            out.append(
+                f'<text x="{x:.1f}" y="{y + 17:.1f}" text-anchor="middle" font-size="10" fill="#ffffff" '
+                f'data-tier="{tier:.0f}">tier {tier:.0f}</text>'
+            )
     # the small state: alignment ring and hedging index
     out.append(f'<circle cx="{CX}" cy="{CY}" r="{R_SMALL}" fill="#ffffff" stroke="#dddddd"/>')
     start = -math.pi / 2
@@ -127,7 +135,7 @@ def svg(scenario: Scenario, values: dict[str, float], date: str) -> str:
     out.append(
         _label(W / 2, H - 24, "arrows: influence (width) · dashed: tension (grey to red)", "#555555", 12)
     )
-    out.append(_label(W / 2, H - 6, "ring: alignment shares · $m: aid per quarter", "#555555", 12))
+    out.append(_label(W / 2, H - 6, "ring: mean alignment · $m: aid a quarter · tier 1: top", "#555555", 12))
     out.append("</svg>")
     return "".join(out)
 

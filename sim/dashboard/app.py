@@ -1,4 +1,8 @@
-"""The dashboard page (Solara): scenario and events on the left, live ensemble plots on the right.
+"""The dashboard page (Solara): knobs and events on the left, live ensemble plots on the right.
+
+The plots come in two views of six panels: the small state (its alignment in each dimension and
+their mean, the hedging index with its three parts, the powers' influence) and the powers (what
+each decided: aid, presence, pressure, engagement; and the tension that followed).
 
 Every change to a knob or an event reruns the ensemble (:data:`RUNS` runs) with the seed of the
 baseline, so both share their random numbers (common random numbers: run k draws the same noise
@@ -20,8 +24,8 @@ import solara
 import solara.lab
 
 from sim.dashboard import actors, charts
-from sim.dashboard.setting import RUNS, Knob, Setting, knobs, load_text
-from sim.errors import HedgesimError
+from sim.dashboard.setting import MAX_BYTES, RUNS, Knob, Setting, knobs, load_text
+from sim.errors import HedgesimError, one_line
 
 #: The scenario to open first (set by ``hedgesim dashboard SCENARIO``).
 SCENARIO_ENV = "HEDGESIM_DASHBOARD_SCENARIO"
@@ -60,6 +64,13 @@ CSS = """
 .hedgesim-status b { color: #26384d; }
 .hedgesim-error { color: #b3261e; font-weight: 600; }
 .hedgesim-now li { margin-bottom: 2px; }
+.hedgesim-table { width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; border-spacing: 0; }
+.hedgesim-table th { text-align: left; color: #555; font-weight: 600; font-size: 11.5px; padding-right: 3px; }
+.hedgesim-table td { padding-right: 4px; }
+.hedgesim-table td:first-child { white-space: nowrap; }
+.hedgesim-views { gap: 6px; flex-wrap: nowrap; align-items: center; }
+.hedgesim-views .v-btn { letter-spacing: 0; text-transform: none; font-size: 14px; }
+.hedgesim-knob-label.changed { color: #b3261e; }
 """
 
 
@@ -95,35 +106,51 @@ def baseline(setting: Setting) -> Any:
     return sim.run(setting.base, runs=RUNS, seed=setting.seed, progress=False)
 
 
-def compute(setting: Setting, panels: dict[str, charts.PanelCanvas] | None = None) -> dict[str, Any]:
-    """Run the setting's ensemble and draw its panels over the baseline's."""
+def simulate(setting: Setting) -> dict[str, Any]:
+    """Run the setting's ensemble: the ensemble and the seconds it took."""
     import sim
 
     t0 = time.perf_counter()
     current = sim.run(setting.scenario(), runs=RUNS, seed=setting.seed, progress=False)
+    return {"ens": current, "seconds": time.perf_counter() - t0}
+
+
+def draw(ens: Any, panels: dict[str, charts.PanelCanvas], view: str) -> dict[str, Any]:
+    """Draw the panels of one view for an ensemble over the baseline's: PNGs and the seconds taken.
+
+    Only the view on screen is drawn; the other one is drawn when it is chosen."""
+    t0 = time.perf_counter()
+    pngs = {p: panels[p].png(ens) for p, where in charts.PANELS if where == view}
+    return {"pngs": pngs, "seconds": time.perf_counter() - t0}
+
+
+def compute(
+    setting: Setting, panels: dict[str, charts.PanelCanvas] | None = None, view: str = charts.VIEWS[0]
+) -> dict[str, Any]:
+    """Run the setting's ensemble and draw one view's panels over the baseline's: what a change costs."""
     if panels is None:
         panels = charts.canvases(baseline(setting))
-    pngs = {p: canvas.png(current) for p, canvas in panels.items()}
-    summary = current.summary()
-    return {"ens": current, "pngs": pngs, "summary": summary, "seconds": time.perf_counter() - t0}
+    ran = simulate(setting)
+    drawn = draw(ran["ens"], panels, view)
+    return {"ens": ran["ens"], "pngs": drawn["pngs"], "seconds": ran["seconds"] + drawn["seconds"]}
 
 
 @solara.component_vue("open_file.vue")
-def OpenFile(label: str, event_opened: Callable[[dict], None]):
+def OpenFile(label: str, max_bytes: int, event_opened: Callable[[dict], None]):
     pass
 
 
 @solara.component
-def KnobSlider(knob: Knob, value: float, changed: bool, on_commit: Callable[[str, float], None]):
+def KnobSlider(knob: Knob, value: float, changed: bool, on_commit: Callable[[str, float | str], None]):
     """A slider that reruns the ensemble when it is let go (not on every pixel of a drag)."""
     local, set_local = solara.use_state(value)
     solara.use_effect(lambda: set_local(value), [value])
-    fmt = "{:.0f}" if knob.step >= 1 else "{:.2f}"
+    fmt = "{:.0f}" if knob.step >= 1 else "{:.1f}" if knob.step >= 0.5 else "{:.2f}"
     with solara.Column(gap="0px", style="margin-bottom: 10px"):
         with solara.Row(justify="space-between", style="align-items: baseline"):
             solara.Text(knob.label, classes=["hedgesim-knob-label"])
             solara.Text(
-                f"{fmt.format(local)}{' ' + knob.unit if knob.step >= 1 else ''}",
+                f"{fmt.format(local)}{' ' + knob.unit if knob.unit and knob.step >= 0.5 else ''}",
                 classes=["hedgesim-knob-value", *(["changed"] if changed else [])],
             )
         slider = rv.Slider(
@@ -142,11 +169,29 @@ def KnobSlider(knob: Knob, value: float, changed: bool, on_commit: Callable[[str
 
 
 @solara.component
-def KnobGroup(title: str, group: list[Knob], setting: Setting, on_commit: Callable[[str, float], None]):
+def KnobChoice(knob: Knob, value: str, changed: bool, on_commit: Callable[[str, float | str], None]):
+    """A choice among named values (a drop-down): the ensemble reruns on each choice."""
+    with solara.Column(gap="0px", style="margin-bottom: 10px"):
+        solara.Text(knob.label, classes=["hedgesim-knob-label", *(["changed"] if changed else [])])
+        rv.Select(
+            v_model=value,
+            on_v_model=lambda x: on_commit(knob.key, str(x)),
+            items=[{"value": v, "text": text} for v, text in knob.choices],
+            dense=True,
+            hide_details=True,
+            color="#26384d",
+            attributes={"data-knob": knob.key, "aria-label": knob.label},
+        )
+        solara.Text(knob.help, classes=["hedgesim-help"])
+
+
+@solara.component
+def KnobGroup(title: str, group: list[Knob], setting: Setting, on_commit: Callable[[str, float | str], None]):
     changed = {k for k, _ in setting.values}
     solara.Text(title, style="font-size: 16px; font-weight: 700; margin: 6px 0 8px 0; display: block")
     for knob in group:
-        KnobSlider(knob, setting.value(knob), knob.key in changed, on_commit)
+        control = KnobChoice if knob.choices else KnobSlider
+        control(knob, setting.value(knob), knob.key in changed, on_commit)
 
 
 @solara.component
@@ -173,24 +218,28 @@ def EventList(setting: Setting, on_switch: Callable[[str, bool], None]):
                 color="#26384d",
                 attributes={"data-event": ev.title},
             )
-            link = (
-                f' · <a href="{_attr(ev.source)}" target="_blank" rel="noopener noreferrer">source</a>'
-                if ev.source
-                else ""
+            solara.HTML(
+                tag="div", unsafe_innerHTML=f"{_text(detail)}{_source(ev.source)}", classes=["hedgesim-help"]
             )
-            solara.HTML(tag="div", unsafe_innerHTML=f"{_text(detail)}{link}", classes=["hedgesim-help"])
 
 
 def _text(s: str) -> str:
-    from html import escape
-
-    return escape(s)
-
-
-def _attr(s: str) -> str:
+    """Text from a scenario, safe inside HTML (a title may hold ``<img onerror=...>``)."""
     from html import escape
 
     return escape(s, quote=True)
+
+
+def _source(source: str | None) -> str:
+    """An event's source: a link when it is a web address (http or https only, never ``javascript:``),
+    else its text."""
+    from urllib.parse import urlsplit
+
+    if not source:
+        return ""
+    if urlsplit(source.strip()).scheme.lower() in ("http", "https"):
+        return f' · <a href="{_text(source.strip())}" target="_blank" rel="noopener noreferrer">source</a>'
+    return f" · source: {_text(source)}"
 
 
 @solara.component
@@ -263,33 +312,67 @@ def Panel(png: bytes, left: float, panel: str):
             )
 
 
+#: Columns of the table of values at the date, per view: (header, variable pattern, format).
+NOW_COLUMNS = {
+    "small": (
+        ("influence", "{p}.influence", "{:.2f}"),
+        ("mean", "{s}.alignment.{p}", "{:.2f}"),
+        ("econ.", "{s}.alignment.economic.{p}", "{:.2f}"),
+        ("sec.", "{s}.alignment.security.{p}", "{:.2f}"),
+        ("dipl.", "{s}.alignment.diplomatic.{p}", "{:.2f}"),
+    ),
+    "powers": (
+        ("aid $m", "{p}.aid", "{:.0f}"),
+        ("presence", "{p}.presence", "{:.2f}"),
+        ("pressure", "{p}.pressure", "{:.2f}"),
+        ("engaged", "{p}.engagement", "{:.2f}"),
+    ),
+}
+
+
 @solara.component
-def NowList(setting: Setting, step: int, values: dict[str, float]):
-    """What happens at the date shown, and the key values then."""
+def NowList(setting: Setting, step: int, values: dict[str, float], view: str):
+    """What happens at the date shown, and the key values then (those of the view shown)."""
     sc = setting.base
     names = {k: a.name for k, a in sc.actors.items()}
     now = [e for e in sc.events if sc.event_step(e) == step and e.title not in setting.off]
     items = "".join(f"<li>{_text(e.title)}</li>" for e in now) or "<li>no event this quarter</li>"
     small = sc.small
+    columns = NOW_COLUMNS[view]
+    head = "".join(f"<th>{h}</th>" for h, _, _ in columns)
     rows = "".join(
-        f"<tr><td>{_text(names[p])}</td><td>{values.get(f'{p}.influence', 0):.2f}</td>"
-        f"<td>{values.get(f'{small}.alignment.{p}', 0):.2f}</td><td>{values.get(f'{p}.aid', 0):.0f}</td></tr>"
+        f"<tr><td>{_text(names[p])}</td>"
+        + "".join(f"<td>{fmt.format(values.get(v.format(p=p, s=small), 0))}</td>" for _, v, fmt in columns)
+        + "</tr>"
         for p in sc.powers
     )
+    if view == "small":
+        parts = " + ".join(
+            f"{part} {values.get(f'{small}.hedging.{part}', 0):.2f}" for part, _ in charts.HEDGING_PARTS
+        )
+        foot = (
+            f"hedging index <b>{values.get(f'{small}.hedging_index', 0):.2f}</b>"
+            f"<span class='hedgesim-help'> = ({parts}) / 3</span>"
+        )
+    else:
+        threat = ", ".join(f"{_text(names[p])} {values.get(f'{small}.threat.{p}', 0):.3f}" for p in sc.powers)
+        foot = f"threat {_text(names[small])} perceives: {threat}"
     solara.HTML(
         tag="div",
         unsafe_innerHTML=(
             f"<b>{sc.dates[step]}: events</b><ul class='hedgesim-now'>{items}</ul>"
             "<b>Medians over the runs</b>"
-            "<table style='width:100%; font-size:14px; font-variant-numeric: tabular-nums'>"
-            "<tr style='text-align:left; color:#555'><th></th><th>influence</th><th>alignment</th>"
-            f"<th>aid $m</th></tr>{rows}</table>"
-            f"<div style='margin-top:6px'>hedging index "
-            f"<b>{values.get(f'{small}.hedging_index', 0):.2f}</b></div>"
+            "<table class='hedgesim-table'>"
+            f"<tr><th></th>{head}</tr>{rows}</table>"
+            f"<div style='margin-top:6px'>{foot}</div>"
         ),
         classes=["hedgesim-cell", "hedgesim-at-date"],
         style="padding: 8px 10px; font-size: 14px",
     )
+
+
+#: The buttons that switch the view of the panels: (view, label; {small} is the small state's name).
+VIEW_LABELS = (("small", "{small}: alignment, hedging"), ("powers", "Powers: decisions"))
 
 
 @solara.component
@@ -301,6 +384,7 @@ def Page():
     error, set_error = solara.use_state("")
     step = solara.use_reactive(setting.base.steps)
     playing = solara.use_reactive(False)
+    view, set_view = solara.use_state(charts.VIEWS[0])
 
     def open_base(label: str, sc: Any) -> None:
         playing.set(False)
@@ -316,23 +400,31 @@ def Page():
             open_base(name, load_scenario(bundled[name][0]))
 
     def opened(info: dict) -> None:
+        name = str(info.get("name", ""))
         try:
-            open_base(f"file: {info['name']}", load_text(info["name"], info["text"]))
+            sc = load_text(name, info.get("text"), info.get("size"))
         except HedgesimError as err:
             set_error(str(err))
+        except Exception as err:  # noqa: BLE001 (a file from the page never shows a traceback there)
+            set_error(one_line(f"{Path(name).name[:100]}: cannot be opened ({type(err).__name__})"))
+        else:
+            open_base(f"file: {one_line(sc.source)}", sc)
 
-    def commit(key: str, value: float) -> None:
+    def commit(key: str, value: float | str) -> None:
         set_setting(lambda s: s.with_value(key, value))
 
     def switch(title: str, on: bool) -> None:
         set_setting(lambda s: s.with_event(title, on))
 
     panels = solara.use_memo(lambda: charts.canvases(baseline(setting)), [setting.base])
-    result = solara.use_memo(lambda: compute(setting, panels), [setting])
-    ens = result["ens"]
+    ran = solara.use_memo(lambda: simulate(setting), [setting])
+    ens = ran["ens"]
+    drawn = solara.use_memo(lambda: draw(ens, panels, view), [ens, view])
+    seconds = ran["seconds"] + drawn["seconds"]
     step_now = min(step.value, ens.steps)
-    values = actors.medians_at(result["summary"], step_now)
+    values = solara.use_memo(lambda: actors.medians_at(ens, step_now), [ens, step_now])
 
+    sname = setting.base.actors[setting.base.small].name
     options = [{"value": k, "text": f"{k} · {title}"} for k, (_, title) in bundled.items()]
     if choice not in bundled:
         options.append({"value": choice, "text": choice})
@@ -352,7 +444,7 @@ def Page():
                 dark=True,
                 attributes={"data-testid": "scenario"},
             )
-            OpenFile(label="Open a file", event_opened=opened)
+            OpenFile(label="Open a file", max_bytes=MAX_BYTES, event_opened=opened)
             solara.Button(
                 "Reset all",
                 icon_name="mdi-restore",
@@ -370,7 +462,7 @@ def Page():
                 mime_type="application/toml",
             )
             solara.FileDownload(
-                lambda: result["summary"].to_csv(index=False),
+                lambda: ens.summary().to_csv(index=False),
                 filename=f"{name}-summary.csv",
                 label="Results (CSV)",
                 mime_type="text/csv",
@@ -380,13 +472,19 @@ def Page():
                 with solara.lab.Tabs(grow=True, color="#26384d"):
                     groups = knobs(setting.base)
                     with solara.lab.Tab("Powers"):
-                        for title, group in groups[:-1]:
+                        for title, group in groups[:-2]:
                             KnobGroup(title, group, setting, commit)
-                    with solara.lab.Tab(setting.base.actors[setting.base.small].name):
-                        KnobGroup(groups[-1][0], groups[-1][1], setting, commit)
+                    with solara.lab.Tab(sname):
+                        KnobGroup(*groups[-2], setting, commit)
                         solara.Text(
                             "A weight says how much the small state cares about one reason when it chooses "
-                            "how to align; 0 means it ignores that reason.",
+                            "how to align in a dimension; 0 means it ignores that reason.",
+                            classes=["hedgesim-help"],
+                        )
+                        KnobGroup(*groups[-1], setting, commit)
+                        solara.Text(
+                            "A partnership tier raises no influence by itself: it works only through these "
+                            "three channels (0 switches a channel off).",
                             classes=["hedgesim-help"],
                         )
                     with solara.lab.Tab(f"Events ({len(setting.base.events) - len(setting.off)})"):
@@ -396,18 +494,27 @@ def Page():
                     solara.Text(error, classes=["hedgesim-error"])
                 changes = len(setting.values) + len(setting.off)
                 status = (
-                    f"<b>{setting.base.scenario.title}</b> · {ens.runs} runs · seed {ens.seed} · "
+                    f"<b>{_text(setting.base.scenario.title)}</b> · {ens.runs} runs · seed {ens.seed} · "
                     + (
                         f"<b>{changes} change{'s' if changes != 1 else ''}</b> from the scenario"
                         if changes
                         else "as loaded"
                     )
-                    + f" · updated in <span data-testid='seconds'>{result['seconds']:.2f}</span> s"
-                    "<br><span class='hedgesim-help'>Solid lines: median of the runs with your changes; "
-                    "bands: middle 50% and 90% of runs; dashed and faint: the scenario as loaded "
-                    "(same random numbers). Dotted: event dates.</span>"
+                    + f" · updated in <span data-testid='seconds'>{seconds:.2f}</span> s"
                 )
-                solara.HTML(tag="div", unsafe_innerHTML=status, classes=["hedgesim-status"])
+                with solara.Row(classes=["hedgesim-views"]):
+                    solara.HTML(
+                        tag="div", unsafe_innerHTML=status, classes=["hedgesim-status"], style="flex: 1"
+                    )
+                    for v, label in VIEW_LABELS:
+                        solara.Button(
+                            label.format(small=sname),
+                            color="#26384d",
+                            outlined=v != view,
+                            dark=v == view,
+                            on_click=lambda v=v: set_view(v),
+                            attributes={"data-view": v},
+                        )
                 with solara.Div(classes=["hedgesim-grid"]):
                     with solara.Div(classes=["hedgesim-cell"], style="grid-row: span 2; padding: 8px"):
                         TimeControls(step, playing, ens.dates)
@@ -416,10 +523,18 @@ def Page():
                             unsafe_innerHTML=actors.svg(setting.base, values, ens.dates[step_now]),
                             attributes={"data-testid": "actors"},
                         )
+                        solara.Text(
+                            "Panels: solid lines are the medians of the runs with your changes, bands the "
+                            "middle 50% and 90% of runs, dashed lines the scenario as loaded (same random "
+                            "numbers); dotted lines mark events.",
+                            classes=["hedgesim-help"],
+                            style="display: block; margin-top: 4px",
+                        )
                     left = charts.cursor_left(ens.dates, step_now)
-                    for panel, _, _ in charts.PANELS:
-                        Panel(result["pngs"][panel], left, panel)
-                    NowList(setting, step_now, values)
+                    for panel, where in charts.PANELS:
+                        if where == view:
+                            Panel(drawn["pngs"][panel], left, panel)
+                    NowList(setting, step_now, values, view)
 
 
 @solara.component

@@ -1,6 +1,9 @@
-"""The dashboard's plots: the current setting against the baseline, one small figure per group.
+"""The dashboard's plots: the current setting against the baseline, one small figure per panel.
 
-Each figure reuses :mod:`sim.plots`: the lines of :func:`series`, the median and bands of
+Twelve panels in two views (:data:`PANELS`): the small state's alignment in each dimension, its
+mean and the hedging index with its three parts (:mod:`sim.hedging`), each power's influence; and
+what each power decided (aid, presence, pressure, engagement) with the tension that followed.
+Each figure reuses :mod:`sim.plots`: the median and bands of
 :func:`draw_bands` (the current setting solid, the baseline dashed and faint), years on x by
 :func:`quarter_x`. Axes sit at fixed positions (:data:`AXES`), so the page can draw a time cursor
 over the picture without redrawing it, and :class:`PanelCanvas` redraws only what changes.
@@ -14,40 +17,84 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.plots import draw_bands, quarter_x, series, style_axes
+from sim.plots import PALETTE, draw_bands, plain, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
     from sim.ensemble import Ensemble
 
-#: Panels of the dashboard: (id, variable group of sim.plots, which lines).
+#: The two views of the page, each six panels: the small state's choices, and what the powers did.
+VIEWS = ("small", "powers")
+#: Panels of the dashboard: (id, view).
 PANELS = (
-    ("influence", "influence", None),
-    ("alignment", "alignment", None),
-    ("aid", "aid", None),
-    ("hedging", "hedging", None),
-    ("tension_powers", "tension", "powers"),
-    ("tension_small", "tension", "small"),
+    ("alignment", "small"),
+    ("alignment_economic", "small"),
+    ("alignment_security", "small"),
+    ("alignment_diplomatic", "small"),
+    ("hedging", "small"),
+    ("influence", "small"),
+    ("aid", "powers"),
+    ("presence", "powers"),
+    ("pressure", "powers"),
+    ("engagement", "powers"),
+    ("tension_powers", "powers"),
+    ("tension_small", "powers"),
 )
+#: The parts of the hedging index (sim.hedging) and their colours, apart from the powers'.
+HEDGING_PARTS = (
+    ("divergence", "#CC79A7"),
+    ("ambiguity", "#E69F00"),
+    ("fallback", "#56B4E9"),
+)
+#: Titles of the panels of one line per power: (title, y label); {small} is the small state's name.
+PER_POWER = {
+    "alignment": ("{small}'s alignment (mean of 3 dimensions)", "share (sums to 1)"),
+    "alignment_economic": ("Economic alignment (aid, trade, debt)", "share (sums to 1)"),
+    "alignment_security": ("Security alignment (threat, protection)", "share (sums to 1)"),
+    "alignment_diplomatic": ("Diplomatic alignment (UN votes)", "share (sums to 1)"),
+    "influence": ("Influence over {small}", "influence (0 to 1)"),
+    "aid": ("Aid each power gives", "USD m per quarter"),
+    "presence": ("Security presence (ships, access)", "presence (0 to 1)"),
+    "pressure": ("Governance pressure (criticism, sanctions)", "pressure (0 to 1)"),
+    "engagement": ("Engagement (summits, partnership offers)", "engagement (0 to 1)"),
+}
 #: Axes position in figure fractions: left, bottom, width, height.
 AXES = (0.12, 0.34, 0.84, 0.53)
 SIZE = (4.4, 3.0)  # inches
 DPI = 100
 
 
+def view_of(panel: str) -> str:
+    return next(v for p, v in PANELS if p == panel)
+
+
 def panel_lines(ens: Ensemble, panel: str) -> tuple[list[tuple[str, str, str]], str, str]:
     """The lines, title and y label of a dashboard panel."""
-    ident, group, which = next(p for p in PANELS if p[0] == panel)
-    lines, title, ylabel = series(ens, group)
-    small = ens.scenario.small
-    sname = ens.scenario.actors[small].name
-    if which == "powers":
-        lines, title = [ln for ln in lines if small not in ln[0]], "Tension among the great powers"
-    elif which == "small":
-        lines, title = [ln for ln in lines if small in ln[0]], f"Tension with {sname}"
+    sc = ens.scenario
+    small, powers = sc.small, sc.powers
+    sname = plain(sc.actors[small].name)
+    name = {p: plain(sc.actors[p].name) for p in powers}
+    colour = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(powers)}
+    if panel in PER_POWER:
+        title, ylabel = PER_POWER[panel]
+        if panel.startswith("alignment"):
+            dimension = panel.removeprefix("alignment").removeprefix("_")
+            pattern = f"{small}.alignment.{dimension + '.' if dimension else ''}{{p}}"
+        else:
+            pattern = f"{{p}}.{panel}"
+        lines = [(pattern.format(p=p), name[p], colour[p]) for p in powers]
+        return lines, title.format(small=sname), ylabel
+    if panel == "hedging":
+        lines = [(f"{small}.hedging_index", "hedging index", "#222222")]
+        lines += [(f"{small}.hedging.{part}", part, c) for part, c in HEDGING_PARTS]
+        return lines, f"{sname}: hedging index and its parts", "index (0 to 1)"
+    if panel.startswith("tension"):
+        lines, _, ylabel = series(ens, "tension")
+        if panel == "tension_powers":
+            return [ln for ln in lines if small not in ln[0]], "Tension among the great powers", ylabel
+        lines = [ln for ln in lines if small in ln[0]]
         lines = [(v, label.replace(f"{sname} - ", "").replace(f" - {sname}", ""), c) for v, label, c in lines]
-    else:
-        lines = [(v, label.replace(" - ", "–"), c) for v, label, c in lines]
-    return lines, title, ylabel
+        return lines, f"Tension with {sname}", ylabel
+    raise ValueError(f"unknown panel {panel!r}; expected one of {[p for p, _ in PANELS]}")
 
 
 class PanelCanvas:
@@ -79,7 +126,7 @@ class PanelCanvas:
         handles, labels = [], []
         for var, label, colour in self.lines:
             median = np.median(self.baseline.values(var), axis=0)
-            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55)
+            ax.plot(x, median, color=colour, lw=1.6, ls="--", alpha=0.55, drawstyle="steps-post")
             handles.append(Line2D([], [], color=colour, lw=2))
             labels.append(label)
         handles.append(Line2D([], [], color="#777777", ls="--", lw=1.6, alpha=0.55))
@@ -98,7 +145,7 @@ class PanelCanvas:
             labels,
             loc="lower center",
             bbox_to_anchor=(0.5, 0.0),
-            ncol=len(labels) if sum(len(x) + 5 for x in labels) < 56 else 2,
+            ncol=len(labels) if sum(len(x) + 5 for x in labels) < 56 else -(-len(labels) // 2),
             fontsize=8,
             frameon=False,
             handlelength=1.6,
@@ -146,7 +193,7 @@ class PanelCanvas:
 
 def canvases(baseline: Ensemble) -> dict[str, PanelCanvas]:
     """A canvas for every panel of the dashboard."""
-    return {p: PanelCanvas(baseline, p) for p, _, _ in PANELS}
+    return {p: PanelCanvas(baseline, p) for p, _ in PANELS}
 
 
 def cursor_left(dates: list[str], step: int) -> float:
