@@ -49,6 +49,7 @@ from sim.agents import (
     TRUST_CHANNEL,
     UPGRADE_INTERVAL,
 )
+from sim.model import HOLD_ROWS
 from sim.noise import _C1, _C2, _GOLDEN, _SIN
 
 if TYPE_CHECKING:
@@ -188,6 +189,9 @@ OUTPUTS = (
     V_THREAT,
     V_ROWS,
 ) = range(14)
+
+HOLD_AID_SCALE, HOLD_AID_ADD = HOLD_ROWS.index("aid_scale"), HOLD_ROWS.index("aid_add")
+HOLD_PRESENCE_SCALE, HOLD_PRESENCE_ADD = HOLD_ROWS.index("presence_scale"), HOLD_ROWS.index("presence_add")
 
 # Noise constants as numba sees them (uint64 and float32 globals are frozen into the code).
 _U_GOLDEN, _U_C1, _U_C2 = np.uint64(_GOLDEN), np.uint64(_C1), np.uint64(_C2)
@@ -376,6 +380,32 @@ def _observe(
             v[V_ENGAGEMENT_SHARE, i, b] = _share(policy[ENGAGEMENT, i, np.uint64(r0 + b)], total[b] + 0.0, P)
 
 
+@njit(cache=True, error_model="numpy")
+def _unpack(block, P, D):  # noqa: N803
+    """The stocks of a :class:`sim.model.State` from its block: the views of ``State.arrays()``."""
+    n = block.shape[1]
+    dims = 3
+    a = 0
+    aid = block[a : a + P]
+    a += P
+    policy = block[a : a + 4 * P].reshape((4, P, n))
+    a += 4 * P
+    influence = block[a : a + P]
+    a += P
+    alignment = block[a : a + dims * P].reshape((dims, P, n))
+    a += dims * P
+    dependence = block[a : a + P]
+    a += P
+    tension = block[a : a + D]
+    a += D
+    regime = block[a]
+    a += 1
+    tier = block[a : a + P]
+    a += P
+    tier_age = block[a : a + P]
+    return aid, policy, influence, alignment, dependence, tension, regime, tier, tier_age
+
+
 # ---- the step --------------------------------------------------------------------------------------
 #: Runs computed together: each equation is a loop over a block of runs, short enough for the
 #: block's scratch to stay in the L1 cache, long enough to keep the processor's pipelines full.
@@ -387,6 +417,8 @@ def step(
     cur,
     nxt,
     held,
+    attributes,
+    level,
     holds_tier,
     channels,
     capability,
@@ -408,8 +440,9 @@ def step(
 ):
     """One step of every run, from ``cur`` to ``nxt``, recorded into ``rec`` (outputs, runs).
 
-    ``cur`` and ``nxt`` are :meth:`sim.model.State.arrays`; ``held`` the attributes that the
-    events in force set (:meth:`Kernel.held`); ``pfix`` the parameter vector with the values of
+    ``cur`` and ``nxt`` are the blocks of :class:`sim.model.State`; ``held`` the block of
+    :class:`sim.model.Holds`, ``attributes`` and ``level`` the model's attributes that the events
+    in force set (:meth:`HedgingModel._refresh`); ``pfix`` the parameter vector with the values of
     fixed parameters, and ``prun[u]`` the values per run of parameter ``runk[u]``; ``logu`` and
     ``sine`` the noise from :func:`uniforms` (after the log); ``rows[o]`` the first row of output o
     in ``rec``, or -1 when it is not recorded. The blocks follow :meth:`HedgingModel.step`.
@@ -421,13 +454,14 @@ def step(
     scalar one) ever mixes runs. Run indices are unsigned (``np.uint64(r0 + b)``): numba then
     skips its check for negative indices, and the loops over runs vectorise.
     """
-    aid0, pol0, inf0, al0, dep0, ten0, reg0, tier0, age0 = cur
-    aid1, pol1, inf1, al1, dep1, ten1, reg1, tier1, age1 = nxt
-    budget, interest, conditionality, presence_scale, presence_add, aid_scale, aid_add, structural, level = (
-        held
-    )
-    P, n = aid0.shape  # noqa: N806
-    D = ten0.shape[0]  # noqa: N806
+    P = capability.shape[0]  # noqa: N806
+    D = level.shape[0]  # noqa: N806
+    aid0, pol0, inf0, al0, dep0, ten0, reg0, tier0, age0 = _unpack(cur, P, D)
+    aid1, pol1, inf1, al1, dep1, ten1, reg1, tier1, age1 = _unpack(nxt, P, D)
+    aid_scale, aid_add = held[HOLD_AID_SCALE], held[HOLD_AID_ADD]
+    presence_scale, presence_add = held[HOLD_PRESENCE_SCALE], held[HOLD_PRESENCE_ADD]
+    budget, interest, conditionality, structural = attributes[0], attributes[1], attributes[2], attributes[3]
+    n = aid0.shape[1]
     dims = al0.shape[0]
     noise_align, noise_tension = P, P + dims * P  # the streams: aid, alignment, tension
     B = BLOCK  # noqa: N806
@@ -819,31 +853,17 @@ class Kernel:
         #: Reporters the kernel does not compute: the model records them with numpy.
         self.rest = [(r, rows) for r, rows in m.outputs if r.pattern not in OUTPUTS]
 
-    def held(self) -> tuple[np.ndarray, ...]:
-        """The attributes that the events in force set, as :meth:`HedgingModel._refresh` left them."""
-        m = self.model
-        h = m.holds
-        return (
-            m.budget,
-            m.interest,
-            m.conditionality,
-            m.presence_scale,
-            m.presence_add,
-            h.aid_scale,
-            h.aid_add,
-            m.structural,
-            m.tension_level,
-        )
-
-    def step(self, t: int, held: tuple[np.ndarray, ...]) -> None:
+    def step(self, t: int) -> None:
         """Step t of every run: noise, then the compiled step from the model's state to its next."""
         m = self.model
         uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine)
         np.log(self.logu, out=self.logu)  # numpy's float32 log, as in Streams.normals
         step(
-            m.state.arrays(),
-            m._next.arrays(),
-            held,
+            m.state.block,
+            m._next.block,
+            m.holds.block,
+            m.attributes,
+            m.tension_level,
             m.holds.tier,
             self.channels,
             self.capability,

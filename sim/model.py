@@ -70,21 +70,34 @@ CHANNELS = {
 
 
 class State:
-    """The model's stocks at one date, over all runs (run axis last)."""
+    """The model's stocks at one date, over all runs (run axis last).
+
+    Every stock is a view of one block of rows, ``block`` (rows, runs), in the order of
+    :meth:`arrays`: one allocation per state, and one argument for the compiled step.
+    """
 
     def __init__(self, powers: int, dyads: int, runs: int):
-        self.aid = np.zeros((powers, runs))
-        self.policy = np.zeros((len(INSTRUMENTS), powers, runs))
-        self.influence = np.zeros((powers, runs))
-        self.alignment = np.zeros((len(DIMENSIONS), powers, runs))
-        self.dependence = np.zeros((powers, runs))
-        self.tension = np.zeros((dyads, runs))
-        self.regime = np.zeros(runs)
-        self.tier = np.zeros((powers, runs))
-        self.tier_age = np.zeros((powers, runs))
+        P, D, dims = powers, dyads, len(DIMENSIONS)  # noqa: N806
+        self.block = np.zeros((12 * P + D + 1, runs))
+        rows = iter(np.cumsum([0, P, 4 * P, P, dims * P, P, D, 1, P, P]))
+        a = next(rows)
+        views = []
+        for b in rows:
+            views.append(self.block[a:b])
+            a = b
+        aid, policy, influence, alignment, dependence, tension, regime, tier, tier_age = views
+        self.aid = aid
+        self.policy = policy.reshape(len(INSTRUMENTS), P, runs)
+        self.influence = influence
+        self.alignment = alignment.reshape(dims, P, runs)
+        self.dependence = dependence
+        self.tension = tension
+        self.regime = regime[0]
+        self.tier = tier
+        self.tier_age = tier_age
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """Every stock, in the order the compiled step (:func:`sim.kernel.step`) unpacks them."""
+        """Every stock, in the order of the rows of ``block``."""
         return (
             self.aid,
             self.policy,
@@ -98,18 +111,34 @@ class State:
         )
 
 
+#: The attributes that events hold, one (powers, runs) row each of :attr:`Holds.block`, in order.
+HOLD_ROWS = (
+    "aid_scale",
+    "aid_add",
+    *(f"{a}_{x}" for a in SHOCK_ATTRIBUTES for x in ("scale", "add")),
+    "dependence",
+)
+
+
 class Holds:
-    """What the events in force change, rebuilt from scratch whenever that set changes."""
+    """What the events in force change: buffers allocated once, reset and refilled by the events in
+    force whenever that set changes (:meth:`HedgingModel._refresh`)."""
 
     def __init__(self, powers: int, dyads: int, runs: int):
         self.tier = np.zeros(powers, dtype=int)  # 0: no partnership event in force
-        self.aid_scale = np.ones((powers, runs))
-        self.aid_add = np.zeros((powers, runs))
-        for attr in SHOCK_ATTRIBUTES:
-            setattr(self, f"{attr}_scale", np.ones((powers, runs)))
-            setattr(self, f"{attr}_add", np.zeros((powers, runs)))
-        self.tension = np.zeros((dyads, runs))
-        self.dependence = np.zeros((powers, runs))
+        self.block = np.empty((len(HOLD_ROWS), powers, runs))
+        for k, name in enumerate(HOLD_ROWS):
+            setattr(self, name, self.block[k])
+        self.tension = np.empty((dyads, runs))
+        self._scales = [k for k, name in enumerate(HOLD_ROWS) if name.endswith("_scale")]
+        self.reset()
+
+    def reset(self) -> None:
+        """No event in force: scales 1, everything else 0."""
+        self.tier[:] = 0
+        self.block.fill(0.0)
+        self.block[self._scales] = 1.0
+        self.tension.fill(0.0)
 
 
 class HedgingModel(mesa.Model):
@@ -225,6 +254,14 @@ class HedgingModel(mesa.Model):
         s.policy[ENGAGEMENT] = col([a.engagement for a in gp])
         self.policy_start = s.policy.copy()
         self._active: set[int] = set()
+        self._order = sorted(range(len(self.events)), key=lambda k: (self.events[k][2], k))
+        # The holds and the attributes they set: buffers reused at every event date.
+        self.holds = Holds(P, D, n)
+        self.presence_scale, self.presence_add = self.holds.presence_scale, self.holds.presence_add
+        #: budget, interest, conditionality and structural dependence shares, as events leave them
+        self.attributes = np.empty((4, P, n))
+        self.budget, self.interest, self.conditionality, self.structural = self.attributes
+        self.tension_level = np.empty((D, n))
         self._refresh()
         for agent in self.great_powers:  # the initial flow, without noise
             agent.disburse(s, None)
@@ -265,25 +302,31 @@ class HedgingModel(mesa.Model):
             self._view = None
 
     def _refresh(self) -> None:
-        """Rebuild the holds and the attributes derived from them (only on event dates)."""
-        P, D, n = len(self.powers), len(self.ctx.dyads), self.run_ids.size  # noqa: N806
-        h = self.holds = Holds(P, D, n)
-        for k in sorted(self._active, key=lambda k: (self.events[k][2], k)):  # by date, then file order
-            ev, values, _, _ = self.events[k]
-            ev.hold(h, self.ctx, values)
-        eff = {a: self.base[a] * getattr(h, f"{a}_scale") + getattr(h, f"{a}_add") for a in self.base}
-        self.budget = np.maximum(eff["budget"], 0.0)
-        self.interest = np.clip(eff["interest"], 0.0, 1.0)
-        self.conditionality = np.clip(eff["conditionality"], 0.0, 1.0)
-        self.presence_scale, self.presence_add = h.presence_scale, h.presence_add
-        structural = np.maximum(self.base_structural + h.dependence, 0.0)
+        """Refill the holds and the attributes derived from them, in place (only on event dates)."""
+        h = self.holds
+        h.reset()
+        for k in self._order:  # by date, then file order
+            if k in self._active:
+                ev, values, _, _ = self.events[k]
+                ev.hold(h, self.ctx, values)
+        for a, lo, hi in (("budget", 0.0, np.inf), ("interest", 0.0, 1.0), ("conditionality", 0.0, 1.0)):
+            out = getattr(self, a)
+            np.multiply(self.base[a], getattr(h, f"{a}_scale"), out=out)
+            out += getattr(h, f"{a}_add")
+            if hi == np.inf:
+                np.maximum(out, lo, out=out)
+            else:
+                np.clip(out, lo, hi, out=out)
+        structural = self.structural
+        np.add(self.base_structural, h.dependence, out=structural)
+        np.maximum(structural, 0.0, out=structural)
         total = structural.sum(axis=0)
+        positive = total > 0
+        structural /= np.where(positive, total, 1.0)
         # A power that held every structural tie and lost them all leaves the initial shares.
-        self.structural = np.where(
-            total > 0, structural / np.where(total > 0, total, 1.0), self.base_structural
-        )
-        self.tension_level = self.tension_base + h.tension
-        self._held = None  # the compiled step's copy of the above, rebuilt on its next step
+        if not positive.all():
+            np.copyto(structural, self.base_structural, where=~positive)
+        np.add(self.tension_base, h.tension, out=self.tension_level)
 
     # ---- what every actor sees of a state ----------------------------------------------------
     @property
@@ -346,9 +389,7 @@ class HedgingModel(mesa.Model):
         self.apply_events(t)
         self.deciding = self.decide_step is not None and t >= self.decide_step
         if self.engine == "kernel":
-            if self._held is None:
-                self._held = self.kernel.held()
-            self.kernel.step(t, self._held)
+            self.kernel.step(t)
             self.state, self._next, self._view = self._next, self.state, None
             if self.kernel.rest:
                 record(self, self.state, self.view, self.record[:, t], self.kernel.rest)
