@@ -130,3 +130,71 @@ def test_compiled_noise_is_numpys_to_the_bit():
         np.log(u1, out=u1)
         got = (np.sqrt(u1 * np.float32(-2.0)) * sine).astype(np.float64)
         assert np.array_equal(got, want), step
+
+
+#: Outputs that the exponential of this step reaches: aid (its log-normal noise) and the small
+#: state's logit choice, with what is computed from it. The kernel calls the C library's ``exp``;
+#: numpy may use its own SIMD code (on CPUs with AVX-512), which can differ in the last bit.
+EXP_OUTPUTS = (".aid", ".alignment.", ".hedging", "hedging_index", ".diversification")
+#: 1 ulp of exp on a utility of order 10, carried through a convex combination and a share
+EXP_RTOL = 1e-13
+
+
+def random_state(model: HedgingModel, rng: np.random.Generator) -> None:
+    """A random valid state and random holds (as events could leave them), in place."""
+    s, n = model.state, model.run_ids.size
+    P, D = s.aid.shape[0], s.tension.shape[0]  # noqa: N806
+    s.aid[:] = rng.gamma(2.0, 50.0, (P, n))
+    s.policy[:] = rng.uniform(0.0, 1.0, s.policy.shape)
+    s.policy[:, :, : n // 8] = 0.0  # contests where nobody competes
+    s.influence[:] = rng.uniform(0.0, 1.0, (P, n))
+    a = rng.dirichlet(np.ones(P), (s.alignment.shape[0], n))  # (dims, runs, powers)
+    s.alignment[:] = a.transpose(0, 2, 1)
+    s.dependence[:] = rng.dirichlet(np.ones(P), n).T
+    s.tension[:] = rng.uniform(0.0, 1.0, (D, n))
+    s.regime[:] = rng.uniform(0.0, 1.0, n)
+    s.tier[:] = rng.integers(1, 4, (P, n))
+    s.tier_age[:] = rng.integers(0, 8, (P, n))
+    h = model.holds
+    h.tier[:] = rng.integers(0, 4, P)
+    h.aid_scale[:] = rng.uniform(0.0, 2.0, (P, n))
+    h.aid_add[:] = rng.normal(0.0, 20.0, (P, n))
+    h.presence_scale[:] = rng.uniform(0.0, 2.0, (P, n))
+    h.presence_add[:] = rng.uniform(-0.3, 0.3, (P, n))
+    model.budget[:] = rng.uniform(0.0, 500.0, (P, n))
+    model.interest[:] = rng.uniform(0.0, 1.0, (P, n))
+    model.conditionality[:] = rng.uniform(0.0, 1.0, (P, n))
+    model.structural[:] = rng.dirichlet(np.ones(P), n).T
+    model.tension_level[:] = rng.uniform(0.0, 1.0, (D, n))
+    model._view = None
+
+
+@pytest.mark.parametrize("decisions", ["strategic", "historical"])
+def test_one_step_from_random_valid_states_agrees_to_the_bit(csp2023, decisions):
+    """From the same random state, one step of each engine: the same bits wherever the arithmetic
+    is the same, and within EXP_RTOL where this step's ``exp`` enters."""
+    spec = csp2023.with_overrides(
+        {
+            "scenario.decisions": decisions,
+            "inertia": {"low": 0.1, "high": 0.9},
+            "rivalry": {"low": 0.0, "high": 3.0},
+            "alignment_noise": {"low": 0.0, "high": 1.0},
+        }
+    )
+    models = []
+    for engine in ("numpy", "kernel"):
+        m = HedgingModel(spec, 300, seed=5, engine=engine)
+        random_state(m, np.random.default_rng(2026))  # the same state for both
+        m.apply_events = lambda t: None  # keep the random holds for this step
+        m.decide_step = 0  # every power decides
+        m.step()
+        models.append(m)
+    ref, fast = models
+    assert ref.deciding and fast.deciding
+    exact = [k for k, v in enumerate(ref.variables) if not any(x in v for x in EXP_OUTPUTS)]
+    loose = [k for k in range(len(ref.variables)) if k not in exact]
+    assert len(exact) > 20 and len(loose) > 10
+    assert np.array_equal(fast.record[exact, 1], ref.record[exact, 1])
+    np.testing.assert_allclose(fast.record[loose, 1], ref.record[loose, 1], rtol=EXP_RTOL, atol=1e-15)
+    # the policies moved (so the decisions were compared, not only copied)
+    assert not np.array_equal(ref.state.policy, ref._next.policy)
