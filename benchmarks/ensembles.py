@@ -97,33 +97,36 @@ def in_fresh_process(kind: str, runs: int, workers: int) -> dict:
 
 
 def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
-    """Seconds per step spent in each part of a step, at ``runs`` runs (cProfile, cumulative)."""
-    import cProfile
-    import pstats
+    """CPU milliseconds per step spent in each part of a step at ``runs`` runs (one model, the
+    kernel loaded before; the parts are called in the order of :meth:`HedgingModel.step`)."""
+    from sim.kernel import uniforms
 
     spec = _spec()
-    model = HedgingModel(spec, np.arange(runs), SEED)
-    prof = cProfile.Profile()
-    prof.enable()
-    model.run()
-    prof.disable()
-    stats = pstats.Stats(prof).stats
-    parts = {
-        "events and holds (apply_events)": "apply_events",
-        "noise (Streams.normals)": "normals",
-        "aid (decide_aid)": "decide_aid",
-        "influence (update_influence)": "update_influence",
-        "tension (update_tension)": "update_tension",
-        "alignment (decide_alignment)": "decide_alignment",
-        "dependence (update_dependence)": "update_dependence",
-        "regime (update_regime)": "update_regime",
-        "recording (_record)": "_record",
-        "whole step (step)": "step",
-    }
-    out = []
-    for label, fn in parts.items():
-        cum = sum(v[3] for k, v in stats.items() if k[2] == fn and "sim" in k[0])
-        out.append((label, cum / spec.steps))
+    HedgingModel(spec, 1, SEED).run()
+    clock = time.process_time
+    t0 = clock()
+    m = HedgingModel(spec, np.arange(runs), SEED)
+    parts = {"build the model (fresh record buffer)": clock() - t0}
+    names = ("events and holds (apply_events)", "noise: hash, uniforms, sine (compiled)")
+    names += ("noise: numpy's float32 log", "the compiled step and its record")
+    parts.update(dict.fromkeys(names, 0.0))
+    k = m.kernel
+    for t in range(1, spec.steps + 1):
+        a = clock()
+        m.apply_events(t)
+        m.deciding = m.decide_step is not None and t >= m.decide_step
+        b = clock()
+        uniforms(m.streams._base, m._noise_keys, t, k.logu, k.sine)
+        c = clock()
+        np.log(k.logu, out=k.logu)
+        d = clock()
+        k.advance(t)
+        e = clock()
+        m.state, m._next, m._view = m._next, m.state, None
+        for name, dt in zip(names, (b - a, c - b, d - c, e - d), strict=True):
+            parts[name] += dt
+    out = [(label, sec / spec.steps) for label, sec in parts.items()]
+    out[0] = (out[0][0] + ", per step", out[0][1])
     return out
 
 
@@ -179,7 +182,7 @@ def main() -> None:
             f"{r['run_steps_per_s']:>14,}{peak:>16}{str(r['ratio_vs_batch_run']):>13}"
         )
     print("peak MiB: main process / largest worker process (ru_maxrss)")
-    print("\nOne step at 10,000 runs, by part (cProfile, cumulative ms per step):")
+    print("\nOne step at 10,000 runs, by part (CPU ms per step):")
     for label, sec in profile_step():
         print(f"  {label:<34}{sec * 1e3:8.2f}")
     print(f"\nCSV: {args.csv}")

@@ -855,9 +855,18 @@ class Kernel:
 
     def step(self, t: int) -> None:
         """Step t of every run: noise, then the compiled step from the model's state to its next."""
+        self.noise(t)
+        self.advance(t)
+
+    def noise(self, t: int) -> None:
+        """The hash, uniforms and sine of step t's noise (compiled), then numpy's float32 log."""
         m = self.model
         uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine)
         np.log(self.logu, out=self.logu)  # numpy's float32 log, as in Streams.normals
+
+    def advance(self, t: int) -> None:
+        """The compiled step t, from the model's state to its next, recorded as date t."""
+        m = self.model
         step(
             m.state.block,
             m._next.block,
