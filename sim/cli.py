@@ -175,10 +175,10 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["npy", "csv"]),
+    type=click.Choice(["npy", "csv", "netcdf", "parquet"]),
     default="npy",
     show_default=True,
-    help="Format of the per-run trajectories.",
+    help="Format of the per-run trajectories (netcdf, parquet: pip install 'hedgesim[data]').",
 )
 @click.option(
     "--trajectories/--no-trajectories",
@@ -529,5 +529,393 @@ def digest(ens: Any, folder: Path, files: list[str], trajectories: bool | None =
     return "\n".join(lines)
 
 
+# ---- research tools: sim.parameters, sim.sweeps, sim.global_sensitivity -----------------------------
+
+
+def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options shared by ``sweep`` and ``sensitivity``: parameters, metrics, runs, seed, --against."""
+    options = [
+        click.option(
+            "--param",
+            "params",
+            multiple=True,
+            required=True,
+            metavar="NAME=LOW:HIGH[:N]",
+            help="A parameter and its range, as `hedgesim parameters` names it (N: grid levels). Repeatable.",
+        ),
+        click.option(
+            "--metric",
+            "metrics",
+            multiple=True,
+            metavar="METRIC",
+            help="An outcome per run: VAR@DATE, VAR@end or 'mean(VAR, FROM..TO)' "
+            "(default: <small state>.hedging_index@end). Repeatable.",
+        ),
+        click.option(
+            "--against",
+            metavar="OTHER.toml",
+            help="Measure each metric as the paired difference with this scenario (common random numbers).",
+        ),
+        click.option(
+            "--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's, else 1)."
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help="Results folder (default: results/<name>-<what>/<time>/).",
+        ),
+        set_option("Change a value of the scenario (and of --against) before the sweep. Repeatable."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@set_option("Change a value first, e.g. --set inertia=0.3. Repeatable.")
+@friendly
+def parameters(scenario: str, sets: tuple[str, ...]) -> None:
+    """List every scalar a sweep can vary: its name (as --set and --param take it), value and valid range.
+
+    Mechanism parameters and event magnitudes can differ run by run, so a sweep over them runs as one
+    ensemble; actor values and tensions run one scenario per sample.
+    """
+    from sim.parameters import parameters as all_parameters
+    from sim.scenario import load_scenario
+
+    sc = overridden(load_scenario(scenario), sets)
+    rows = all_parameters(sc)
+    width = max(len(p.name) for p in rows)
+    click.echo(f"{'name':<{width}}  {'value':<24}  {'valid range':<18}  meaning")
+    for p in rows:
+        value = f"{p.value:g}" if isinstance(p.value, float | int) else str(p.value)
+        span = f"{p.low:g}..{p.high:g}"
+        click.echo(f"{p.name:<{width}}  {value:<24}  {span:<18}  {p.description}")
+
+
+def _against(against: str | None, sets: tuple[str, ...]) -> Any:
+    from sim.scenario import load_scenario
+
+    return overridden(load_scenario(against), sets) if against is not None else None
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@research_options
+@click.option(
+    "--design",
+    type=click.Choice(["grid", "lhs", "sobol"]),
+    default="lhs",
+    show_default=True,
+    help="Full grid, Latin hypercube or scrambled Sobol' sequence.",
+)
+@click.option(
+    "--samples", type=click.IntRange(1, 10**6), default=64, show_default=True, help="Samples (lhs, sobol)."
+)
+@click.option("--runs", type=click.IntRange(1, 10**5), default=10, show_default=True, help="Runs per sample.")
+@output_options
+@ensemble_options
+@friendly
+def sweep(
+    scenario: str,
+    params: tuple[str, ...],
+    metrics: tuple[str, ...],
+    against: str | None,
+    seed: int | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    design: str,
+    samples: int,
+    runs: int,
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+    workers: int | None,
+    dask: str | None,
+    chunk_size: int | None,
+) -> None:
+    """Run a scenario over a design of parameter values, several runs per sample.
+
+    Writes sweep.csv (one row per sample: the parameters and each metric's mean with a 95% interval),
+    runs.npy, manifest.json and a figure of each metric against each parameter.
+    """
+    from sim.folders import check_folder, default_folder, staging
+    from sim.research_outputs import write_sweep_into
+    from sim.scenario import load_scenario
+    from sim.sweeps import sweep as run_sweep
+
+    sc = overridden(load_scenario(scenario), sets)
+    vs = _against(against, sets)
+    if out is not None:
+        check_folder(out, force)
+    folder = out if out is not None else default_folder(f"{sc.name}-sweep")
+    with staging(folder, force, reserved=out is None) as tmp:
+        sw = run_sweep(
+            sc,
+            list(params),
+            list(metrics) or None,
+            design=design,
+            samples=samples,
+            runs=runs,
+            seed=seed,
+            against=vs,
+            workers=workers,
+            dask=dask,
+            chunk_size=chunk_size,
+            progress=False if quiet else None,
+        )
+        files = write_sweep_into(sw, tmp, figures=not no_figures, command=command_line())
+    if not quiet:
+        click.echo(
+            f"{sw.samples} samples x {sw.runs // sw.samples} runs ({sw.runs:,} runs), seed {sw.seed}, "
+            f"{sw.wall_time:.1f} s"
+        )
+        click.echo(
+            f"Results in {folder}/ ({', '.join(f for f in files if '/' not in f)}, figures/)"
+            if not no_figures
+            else f"Results in {folder}/ ({', '.join(files)})"
+        )
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@research_options
+@click.option(
+    "--method",
+    type=click.Choice(["sobol", "morris"]),
+    default="sobol",
+    show_default=True,
+    help="Sobol' indices (variance-based) or a Morris screen (elementary effects).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(2, 2**20),
+    default=64,
+    show_default=True,
+    help="N: base samples (Sobol', a power of 2) or trajectories (Morris).",
+)
+@click.option("--runs", type=click.IntRange(1, 10**4), default=1, show_default=True, help="Runs per point.")
+@click.option(
+    "--no-second-order",
+    is_flag=True,
+    help="Sobol': skip the second-order indices (D + 2 points per base sample).",
+)
+@output_options
+@ensemble_options
+@friendly
+def sensitivity(
+    scenario: str,
+    params: tuple[str, ...],
+    metrics: tuple[str, ...],
+    against: str | None,
+    seed: int | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    method: str,
+    samples: int,
+    runs: int,
+    no_second_order: bool,
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+    workers: int | None,
+    dask: str | None,
+    chunk_size: int | None,
+) -> None:
+    """Which parameters drive an outcome: Sobol' indices or a Morris screen, with 95% intervals.
+
+    Prints the indices (and the same from the first half of the samples, a convergence check), and
+    with --runs > 1 how much of the outcome's variance is parametric and how much stochastic.
+    Writes indices.csv, second_order.csv, sweep.csv, runs.npy, manifest.json and bar charts.
+    """
+    from sim.folders import check_folder, default_folder, staging
+    from sim.global_sensitivity import sensitivity as run_sensitivity
+    from sim.research_outputs import write_sensitivity_into
+    from sim.scenario import load_scenario
+
+    sc = overridden(load_scenario(scenario), sets)
+    vs = _against(against, sets)
+    if out is not None:
+        check_folder(out, force)
+    folder = out if out is not None else default_folder(f"{sc.name}-{method}")
+    with staging(folder, force, reserved=out is None) as tmp:
+        sa = run_sensitivity(
+            sc,
+            list(params),
+            list(metrics) or None,
+            method=method,
+            samples=samples,
+            runs=runs,
+            seed=seed,
+            against=vs,
+            second_order=not no_second_order,
+            workers=workers,
+            dask=dask,
+            chunk_size=chunk_size,
+            progress=False if quiet else None,
+        )
+        files = write_sensitivity_into(sa, tmp, figures=not no_figures, command=command_line())
+    if not quiet:
+        click.echo(sa.text())
+        click.echo(
+            f"{sa.sweep.runs:,} runs in {sa.sweep.wall_time:.1f} s; results in {folder}/ "
+            f"({', '.join(f for f in files if '/' not in f)})"
+        )
+
+
+@main.command()
+@click.argument("folder", metavar="SWEEP_FOLDER", type=click.Path(path_type=Path))
+@click.option(
+    "--condition",
+    required=True,
+    metavar="'METRIC > X'",
+    help="The cases of interest, a sweep's metric against a number: >, >=, < or <=.",
+)
+@click.option(
+    "--boxes", type=click.IntRange(1, 10), default=1, show_default=True, help="Boxes to find in turn."
+)
+@click.option(
+    "--min-coverage",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Choose the densest box that still covers this share of the cases.",
+)
+@friendly
+def discover(folder: Path, condition: str, boxes: int, min_coverage: float) -> None:
+    """Scenario discovery: PRIM boxes of parameter ranges where a sweep's outcome meets a condition.
+
+    Reads the results folder of `hedgesim sweep`; prints each box's ranges, coverage and density
+    (needs: pip install 'hedgesim[ema]').
+    """
+    from sim.discovery import discover as find_boxes
+
+    click.echo(find_boxes(folder, condition, boxes=boxes, min_coverage=min_coverage).text())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--runs", type=click.IntRange(1, MAX_RUNS), help="Number of runs, at most 10^7 (default: the scenario's)."
+)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's, else a fresh one)."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Folder for the table and figure (default: results/<name>/<time>_check/).",
+)
+@set_option("Change a value, e.g. --set inertia=0.3. Repeatable.")
+@output_options
+@friendly
+def check(
+    scenario: str,
+    runs: int | None,
+    seed: int | None,
+    out: Path | None,
+    sets: tuple[str, ...],
+    no_figures: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Check a scenario against history: the named patterns of sim/patterns.py over its ensemble.
+
+    Prints pattern, expected, measured (mean over runs, with the 5th-95th percentile of the runs)
+    and whether it holds; writes patterns.csv, manifest.json and check.png, a figure of the
+    simulated bands against the observed points. Exit code 1 when a pattern not marked as a known
+    failure does not hold.
+    """
+    from sim.folders import check_folder, default_folder, staging
+    from sim.patterns import evaluate
+    from sim.scenario import load_scenario
+
+    sc = overridden(load_scenario(scenario), sets)
+    if out is not None:
+        check_folder(out, force)
+    report = evaluate(sc, runs=runs, seed=seed)
+    folder = out if out is not None else default_folder(sc.name, "check")
+    command = command_line()
+    with staging(folder, force, reserved=out is None) as tmp:
+        report.table().to_csv(tmp / "patterns.csv", index=False)
+        (tmp / "manifest.json").write_text(report.manifest(command), encoding="utf-8")
+        if not no_figures:
+            from sim.pattern_plots import check_figure
+
+            check_figure(report).savefig(tmp / "check.png", dpi=110)
+    if not quiet:
+        click.echo(report.text())
+        click.echo(f"Table and figure in {folder}")
+    unexpected = [
+        r.pattern.name for r in report.results if r.applies and not r.holds and not r.pattern.known_failure
+    ]
+    if unexpected:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO.toml")
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=LOW:HIGH",
+    help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
+    "(default: weight_reciprocity=0:4 and weight_regime=0:6).",
+)
+@click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Runs of each draw's ensemble.",
+)
+@click.option(
+    "--accept",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="Share of the draws kept (the closest to the data).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed (default: the scenario's).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Parameters file to write (default: parameters/<name>.toml next to the scenario).",
+)
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@friendly
+def calibrate(
+    scenario: str,
+    parameters: tuple[str, ...],
+    draws: int,
+    runs: int,
+    accept: float,
+    seed: int | None,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Fit parameters to UN voting agreement in 1999-2011 by ABC rejection; test on 2012-2015.
+
+    Prints the posterior ranges, the fit and the held-out error next to two naive forecasts, and
+    writes a parameters file that a scenario includes with `parameters_file` in [scenario].
+    """
+    from sim.calibration import calibrate as fit
+    from sim.calibration import parse_prior, write_parameters
+    from sim.scenario import load_scenario
+
+    priors = [parse_prior(p) for p in parameters] or None
+    sc = load_scenario(scenario)
+    target = out if out is not None else Path(scenario).parent / "parameters" / f"{sc.name}.toml"
+    if target.exists() and not force:
+        raise HedgesimError(f"{target}: exists; choose another --out or give --force")
+    cal = fit(sc, priors, draws=draws, runs=runs, accept=accept, seed=seed)
+    write_parameters(cal, target, force)
+    click.echo(cal.text())
+    click.echo(f"Parameters in {target}")

@@ -190,6 +190,34 @@ class Ensemble:
         """A variable's value at the last date, one per run."""
         return self.values(name)[:, -1]
 
+    def to_pandas(self, variables: list[str] | None = None) -> pd.DataFrame:
+        """Every run in long form: run, date, step, variable, value (as :meth:`trajectories`)."""
+        return self.trajectories(variables)
+
+    def to_xarray(self, variables: list[str] | None = None) -> Any:
+        """Every run as an ``xarray.DataArray`` with dimensions (variable, run, date), the scenario,
+        seed and runs in its attributes (needs xarray: ``pip install 'hedgesim[data]'``)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise HedgesimError(
+                "xarray is not installed; install the extra: pip install 'hedgesim[data]'"
+            ) from None
+        names = variables or self.variables
+        rows = [self._index[v] for v in names] if variables else slice(None)
+        return xr.DataArray(
+            np.asarray(self.data[rows]).transpose(0, 2, 1),
+            dims=("variable", "run", "date"),
+            coords={
+                "variable": names,
+                "run": self.run_ids,
+                "date": self.dates,
+                "step": ("date", np.arange(self.steps + 1)),
+            },
+            name="value",
+            attrs={"scenario": self.scenario.name, "seed": self.seed, "source": self.scenario.source},
+        )
+
 
 def _unlink(path: str) -> None:
     import os

@@ -33,7 +33,7 @@ from sim.folders import staging
 if TYPE_CHECKING:
     from sim.ensemble import Ensemble
 
-FORMATS = ("npy", "csv")
+FORMATS = ("npy", "csv", "netcdf", "parquet")
 
 
 def versions() -> dict[str, str]:
@@ -136,6 +136,16 @@ def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: in
             else:
                 np.save(target, np.ascontiguousarray(ens.data.transpose(0, 2, 1)))
         files.append("trajectories.npy")
+    elif traj and fmt == "netcdf":  # NetCDF 3 through scipy's writer: no compiled library needed
+        ens.to_xarray().to_netcdf(folder / "trajectories.nc", engine="scipy")
+        files.append("trajectories.nc")
+    elif traj and fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise HedgesimError("--format parquet: install the extra: pip install 'hedgesim[data]'") from None
+        ens.to_pandas().to_parquet(folder / "trajectories.parquet", index=False)
+        files.append("trajectories.parquet")
     elif traj:
         ens.trajectories().to_csv(
             folder / "trajectories.csv", index=False, float_format="%.10g", lineterminator="\n"

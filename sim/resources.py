@@ -113,6 +113,13 @@ def estimate(
         est.memory_parts.append(("the ensemble", total + chunk_bytes * (procs - 1), fewer))
         if kept and fmt == "npy":
             est.disk_parts.append(("trajectories.npy", total, f"--no-trajectories, or {fewer}"))
+    if kept and fmt == "netcdf":  # the whole array in memory once more, and on disk
+        est.memory_parts.append(("trajectories.nc", total, "--format npy, or --no-trajectories"))
+        est.disk_parts.append(("trajectories.nc", total, "--format npy, or --no-trajectories"))
+    if kept and fmt == "parquet":  # a long table in memory, compressed on disk (counted as npy)
+        rows = V * T1 * runs
+        est.memory_parts.append(("trajectories.parquet", rows * CSV_ROW_BYTES, "--format npy"))
+        est.disk_parts.append(("trajectories.parquet", total, "--format npy, or --no-trajectories"))
     if kept and fmt == "csv":
         rows = V * T1 * runs
         est.memory_parts.append(

@@ -62,6 +62,13 @@ class Meta(BaseModel):
     drop_events: list[str] = Field(
         default_factory=list, description="Titles of the extended scenario's events to leave out."
     )
+    parameters_file: str | None = Field(
+        None,
+        description=(
+            "A file (relative to this one) holding only a [parameters] table, such as `hedgesim"
+            " calibrate` writes: its values are used where this file's own [parameters] says nothing."
+        ),
+    )
     decisions: Literal["historical", "strategic", "both"] = Field(
         "both",
         description=(
@@ -393,8 +400,9 @@ class Scenario(BaseModel):
     def with_overrides(self, overrides: dict[str, Any] | None = None, /, **kwargs: Any) -> Scenario:
         """A copy with values changed, validated like a file.
 
-        Keys are dotted paths (``"actors.japan.budget"``, ``"scenario.runs"``); a bare name is a
-        parameter (``inertia`` means ``parameters.inertia``). Values are TOML values: numbers,
+        Keys are dotted paths (``"actors.japan.budget"``, ``"scenario.runs"``, an event's
+        ``"events[3].magnitude"``); a bare name is a parameter (``inertia`` means
+        ``parameters.inertia``); :mod:`sim.parameters` lists them all. Values are TOML values: numbers,
         strings, or tables such as ``{"low": 0.1, "high": 0.3}``.
         """
         changes = {**(overrides or {}), **kwargs}
@@ -402,10 +410,21 @@ class Scenario(BaseModel):
             return self
         raw = self.raw()
         for key, value in changes.items():
+            if key in _READ_ONLY_KEYS:
+                # these are read with the file (what it includes), so a later change would be ignored
+                raise ScenarioError(
+                    self._source, f"--set {key}", "is read with the file and cannot be set; edit the file"
+                )
             path = key.split(".") if "." in key else ["parameters", key]
             node = raw
             for part in path[:-1]:
-                nxt = node.setdefault(part, {})
+                if m := re.fullmatch(r"(\w+)\[(\d+)\]", part):  # an item of a list: events[3]
+                    items = node.get(m[1])
+                    if not isinstance(items, list) or int(m[2]) >= len(items):
+                        raise ScenarioError(self._source, f"--set {key}", f"no item {part}")
+                    nxt = items[int(m[2])]
+                else:
+                    nxt = node.setdefault(part, {})
                 if not isinstance(nxt, dict):
                     raise ScenarioError(self._source, f"--set {key}", f"{part!r} is not a table")
                 node = nxt
@@ -446,6 +465,10 @@ class Scenario(BaseModel):
         ``header`` is written first as ``#`` comment lines (say where the file came from).
         """
         return _toml_text(self.raw(), header)
+
+
+# Keys of [scenario] that act while the file is read (what it extends, drops or includes).
+_READ_ONLY_KEYS = frozenset({"scenario.extends", "scenario.drop_events", "scenario.parameters_file"})
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -555,6 +578,8 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
         raise _too_deep(source, text) from None
     digest = hashlib.sha256(data)
     meta = raw.get("scenario")
+    if isinstance(meta, dict) and "parameters_file" in meta:
+        _include_parameters(raw, p, source, text, digest)
     base_name = meta.get("extends") if isinstance(meta, dict) else None
     if base_name is None:
         return raw, text, digest
@@ -608,6 +633,43 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
     kept = [e for e in base.get("events", []) if not (isinstance(e, dict) and e.get("title") in drop)]
     merged["events"] = kept + list(raw.get("events", []))
     return merged, text, digest
+
+
+def _include_parameters(raw: dict[str, Any], p: Path, source: str, text: str, digest: Any) -> None:
+    """Merge the ``[parameters]`` of ``scenario.parameters_file`` under the file's own, in place.
+
+    The included file holds one ``[parameters]`` table and nothing else; its values are checked
+    with the scenario's, and it counts in the scenario's sha256.
+    """
+    key = "scenario.parameters_file"
+    name = raw["scenario"].pop("parameters_file")
+    where = _line_of(text, key)
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ScenarioError(source, key, f"expected a file name, found {found(name)}", where)
+    path = p.parent / name
+    try:
+        data = path.read_bytes()
+        included = tomllib.loads(data.decode("utf-8"))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ScenarioError(source, key, f"no such parameters file {name!r}", where) from None
+    except OSError as err:
+        raise ScenarioError(source, key, f"{name} cannot be read ({err.strerror or err})", where) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, key, f"{name} is not UTF-8 text", where) from None
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as err:
+        problem = " ".join(str(err).split()) or "values nested too deeply"
+        raise ScenarioError(source, key, f"{name}: TOML syntax error: {problem}", where) from None
+    other = sorted(set(included) - {"parameters"})
+    if other:
+        raise ScenarioError(
+            source, key, f"{name} may hold only a [parameters] table, found [{other[0]}]", where
+        )
+    params = included.get("parameters", {})
+    if not isinstance(params, dict):
+        raise ScenarioError(source, key, f"{name}: expected a [parameters] table", where)
+    own = raw.get("parameters", {})
+    raw["parameters"] = {**params, **own} if isinstance(own, dict) else own
+    digest.update(data)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

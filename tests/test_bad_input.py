@@ -218,6 +218,10 @@ def test_unreadable_file(tmp_path, monkeypatch):
         (f"inertia={'9' * 400}", "--set inertia: expected a number from 0 to 1, found a 400-digit number"),
         (f"inertia={'9' * 5000}", "--set: inertia: expected a number, found one with thousands of digits"),
         (f"inertia={'[' * 3000}{']' * 3000}", "--set: inertia: a value nested too deeply"),
+        # read with the file: a change after reading would be ignored, so it is refused
+        ("scenario.extends=no_csp.toml", "--set scenario.extends: is read with the file and cannot be set"),
+        ('scenario.drop_events=["Ream"]', "--set scenario.drop_events: is read with the file"),
+        ("scenario.parameters_file=p.toml", "--set scenario.parameters_file: is read with the file"),
     ],
 )
 def test_bad_override(tmp_path, setting, fragment):

@@ -275,3 +275,22 @@ def test_an_opened_file_that_cannot_be_used_gives_one_line_in_the_page(dash, inf
     [message] = _one(dash, class_="hedgesim-error").children
     assert fragment in message and "\n" not in message, message
     assert "Traceback" not in message
+
+
+def test_what_drives_this_draws_a_tornado_on_demand(dash):
+    assert not _images(_one(dash, **{"data-testid": "drivers"}))  # nothing until asked
+    _one(dash, **{"data-testid": "drivers-run"}).click()
+    [png] = _images(_one(dash, **{"data-testid": "drivers"}))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _images(root):
+    from ipywidgets import Image
+
+    stack, out = [root], []
+    while stack:
+        w = stack.pop()
+        if isinstance(w, Image):
+            out.append(w.value)
+        stack.extend(c for c in getattr(w, "children", []) or [] if not isinstance(c, str))
+    return out

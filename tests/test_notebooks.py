@@ -20,11 +20,13 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_three_tutorials_exist():
+def test_the_tutorials_exist():
     assert [p.name for p in NOTEBOOKS] == [
         "01_what_did_the_partnership_change.ipynb",
         "02_build_your_own_scenario.ipynb",
         "03_uncertainty_and_seeds.ipynb",
+        "04_is_the_model_right.ipynb",
+        "05_what_drives_the_result.ipynb",
     ]
 
 

@@ -1,7 +1,10 @@
-"""The brief's visible patterns, stated over the ensemble (500 runs, the scenario's own seed).
+"""The named patterns of sim/patterns.py (what `hedgesim check` reports) on the bundled scenarios,
+over 500 runs with each scenario's own seed.
 
 Means over 500 runs have standard errors near 0.002 for these variables (sd ~ 0.03-0.05), so the
-margins below are many standard errors wide: a failure means the model changed, not bad luck.
+thresholds of the patterns are many standard errors away: a change in what holds means the model
+changed, not bad luck. The patterns that the model is known not to reproduce are checked to fail
+still (as a strict expected failure would), so that the gap stays visible.
 """
 
 from __future__ import annotations
@@ -9,95 +12,63 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import sim
+from sim import patterns
 
 from .conftest import SCENARIOS
 
-pytestmark = (
-    pytest.mark.slow
-)  # four 500-run ensembles: the whole suite runs them, the fast part on other Pythons does not
+pytestmark = pytest.mark.slow  # four 500-run ensembles per scenario
 
 RUNS = 500
 
+#: Applicable patterns that do not hold, per scenario, besides the known failures; `hedgesim check`
+#: reports them, and so does this list. history_2010 does not lean to China diplomatically in 2012
+#: or 2016 (its diplomatic share of China is 0.485 and 0.468), and in most of its runs Japan's aid
+#: (about 110 USD m a quarter, 127 with the 2023 loan) passes China's volatile aid (about 155, noise
+#: sd 0.2) in some quarter, so "China gives the most at every date" fails there.
+FAILING = {"csp2023": set(), "history_2010": {"shields_china_2012", "shields_china_2016", "aid_order"}}
+
 
 @pytest.fixture(scope="module")
-def ensembles():
-    names = ("csp2023", "no_csp", "no_ream", "history_2010")
-    return {n: sim.run(sim.load_scenario(SCENARIOS / f"{n}.toml"), runs=RUNS) for n in names}
+def reports():
+    return {n: patterns.evaluate(SCENARIOS / f"{n}.toml", runs=RUNS) for n in FAILING}
 
 
-def end_mean(ens, var):
-    return float(ens.final(var).mean())
+@pytest.mark.parametrize("name", sorted(FAILING))
+def test_the_patterns_the_model_reproduces_hold(reports, name):
+    report = reports[name]
+    applied = [r for r in report.results if r.applies]
+    assert len(applied) >= 10
+    failing = {r.pattern.name for r in applied if not r.holds and not r.pattern.known_failure}
+    assert failing == FAILING[name]
 
 
-def test_partnership_raises_japan_influence_and_hedging(ensembles):
-    """csp2023 vs no_csp: with the upgrade, Japan's influence and Cambodia's hedging index end
-    higher (the brief's first pattern; Cheunboran 2019 reads Japan as Cambodia's key hedge). No
-    equation puts this in: the tier acts only through its channels (tests/test_explain.py). The
-    effect is small: +0.02 of influence (the first version wrote +0.12 into an equation)."""
-    csp, no = ensembles["csp2023"], ensembles["no_csp"]
-    assert end_mean(csp, "japan.influence") - end_mean(no, "japan.influence") > 0.01
-    assert end_mean(csp, "cambodia.hedging_index") - end_mean(no, "cambodia.hedging_index") > 0.005
-    # paired: the same run with and without the upgrade, in nearly every run
-    assert np.mean(csp.final("japan.influence") > no.final("japan.influence")) > 0.99
+@pytest.mark.parametrize("name", sorted(FAILING))
+def test_known_failures_still_fail(reports, name):
+    """Case file N6 (development finance fell 30% in 2022) and N14 (fewer than half of the elite
+    choose China in 2024): the model's China keeps its aid near its 2020 level through 2022, and
+    Cambodia's alignment leans to China far more than its surveyed elite."""
+    for pattern in ("china_finance_falls_2022", "elite_split_2024"):
+        r = reports[name].result(pattern)
+        assert r.applies and r.holds is False, pattern
 
 
-@pytest.mark.parametrize("name", ["csp2023", "history_2010"])
-def test_china_keeps_largest_influence_and_alignment(ensembles, name):
-    """China keeps the largest influence and Cambodia's largest alignment share at every date
-    (stylized facts 1-4: dominant investor, creditor and donor)."""
-    ens = ensembles[name]
-    for var in ("{}.influence", "cambodia.alignment.{}", "cambodia.alignment.economic.{}"):
-        china = ens.values(var.format("china")).mean(axis=0)
-        others = np.maximum(
-            ens.values(var.format("japan")).mean(axis=0), ens.values(var.format("us")).mean(axis=0)
-        )
-        assert np.all(china > others + 0.02), var  # 0.02 is ten standard errors
+def test_partnership_effects_hold_run_by_run(reports):
+    """csp2023 with and without the Japan CSP: the same run with and without it, nearly every run
+    (the tier acts only through its channels: tests/test_explanation.py)."""
+    r = reports["csp2023"].result("japan_partnership_raises_influence")
+    assert np.mean(r.values > 0) > 0.99
+    r = reports["csp2023"].result("ream_draws_security_alignment")
+    assert np.mean(r.values > 0) > 0.95
 
 
-def test_naval_access_raises_china_us_tension(ensembles):
-    """csp2023 vs no_ream: Chinese access at Ream (2022Q2, 2023Q4) raises China-US tension from
-    then on (Walt 1987: capability on site and intent)."""
-    csp, no = ensembles["csp2023"], ensembles["no_ream"]
-    t = csp.dates.index("2023Q4")
-    before = csp.values("tension.china-us")[:, :9].mean(axis=0) - no.values("tension.china-us")[:, :9].mean(
-        axis=0
+def test_naval_access_changes_nothing_before_its_first_event(reports):
+    """Chinese access at Ream (2022Q2, 2023Q4 in csp2023): no difference before the first event."""
+    import sim
+
+    sc = sim.load_scenario(SCENARIOS / "csp2023.toml")
+    ens = reports["csp2023"].ensemble
+    without = sim.run(
+        sc.without_events(*[t for t in patterns.REAM if t in {e.title for e in sc.events}]), runs=RUNS
     )
-    after = csp.values("tension.china-us")[:, t:].mean(axis=0) - no.values("tension.china-us")[:, t:].mean(
-        axis=0
-    )
-    assert np.allclose(before, 0)  # 2020Q1-2022Q1: no difference before the first access event
-    assert np.all(after > 0.03)
-
-
-def test_china_dominates_aid_and_dependence(ensembles):
-    """The inputs reflect the case numbers: China the largest donor (N6) and the largest source of
-    dependence (investment and debt, N4 and N11-N12), Japan second in aid, US aid small (N7)."""
-    ens = ensembles["csp2023"]
-    aid = {p: ens.values(f"{p}.aid").mean(axis=0) for p in ("china", "japan", "us")}
-    assert np.all(aid["china"] > aid["japan"]) and np.all(aid["japan"] > aid["us"])
-    assert 150 < aid["china"][0] < 250 and aid["us"][0] < 25  # USD m per quarter, as calibrated
-    dep = {p: ens.values(f"cambodia.dependence.{p}").mean(axis=0) for p in ("china", "japan", "us")}
-    assert np.all(dep["china"] > 0.5)
-
-
-def test_chinese_access_at_ream_draws_cambodia_closer_in_security(ensembles):
-    """csp2023 vs no_ream: with Chinese access, Cambodia's security alignment with China ends higher.
-    Threat now grows with hostility, not presence alone (Walt's offensive intentions), and China's
-    tension with Cambodia is low, so access reads as protection against the US rather than as a
-    threat: the first version, in which any presence threatened, found the opposite."""
-    csp, no = ensembles["csp2023"], ensembles["no_ream"]
-    var = "cambodia.alignment.security.china"
-    assert end_mean(csp, var) - end_mean(no, var) > 0.05
-    assert np.mean(csp.final(var) > no.final(var)) > 0.95
-
-
-@pytest.mark.xfail(strict=True, reason="not reproduced: the model's Chinese aid does not fall in 2022")
-def test_chinese_development_finance_falls_in_2022(ensembles):
-    """Case file N6: official development finance fell 30% in 2022, China's share of it large.
-    The model's China keeps its aid near its 2020 level through 2022: nothing in the scenario or
-    the decision rule lowers it (the fall came from China's own lending retreat, which the model
-    does not represent). Kept as an expected failure so that the gap stays visible."""
-    aid = ensembles["csp2023"].values("china.aid").mean(axis=0)
-    year = {y: aid[4 * (y - 2020) : 4 * (y - 2020) + 4].mean() for y in (2021, 2022)}
-    assert year[2022] < 0.9 * year[2021]
+    before = ens.values("tension.china-us")[:, :9] - without.values("tension.china-us")[:, :9]
+    assert np.allclose(before, 0)  # 2020Q1-2022Q1

@@ -115,6 +115,18 @@ def independent_share_lower(a, b, variable) -> float:
     return float(np.mean(_independent(a, b, variable) < 0))
 
 
+@cache
+def _checked(name: str):
+    from sim.patterns import evaluate
+
+    return evaluate(scenario(name))
+
+
+def pattern(name, which):
+    """A row of ``hedgesim check scenarios/<name>.toml`` (sim.patterns): .holds, .mean, .low, .high."""
+    return _checked(name).result(which)
+
+
 HELPERS = {k: v for k, v in globals().items() if callable(v) and not k.startswith("_")}
 
 

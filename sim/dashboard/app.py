@@ -23,7 +23,7 @@ import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
-from sim.dashboard import actors, charts
+from sim.dashboard import actors, charts, drivers
 from sim.dashboard.setting import MAX_BYTES, RUNS, Knob, Setting, knobs, load_text
 from sim.errors import HedgesimError, one_line
 
@@ -535,6 +535,8 @@ def Page():
                         if where == view:
                             Panel(drawn["pngs"][panel], left, panel)
                     NowList(setting, step_now, values, view)
+                with solara.Div(classes=["hedgesim-cell"], style="padding: 8px"):
+                    drivers.Drivers(ens.scenario)
 
 
 @solara.component

@@ -3,7 +3,9 @@
 Twelve panels in two views (:data:`PANELS`): the small state's alignment in each dimension, its
 mean and the hedging index with its three parts (:mod:`sim.hedging`), each power's influence; and
 what each power decided (aid, presence, pressure, engagement) with the tension that followed.
-Each figure reuses :mod:`sim.plots`: the median and bands of
+Where data exist (:func:`sim.observables.observed_points`: UN voting on the diplomatic panel,
+yearly aid flows on the aid panel), observed points are drawn on the frame. Each figure reuses
+:mod:`sim.plots`: the median and bands of
 :func:`draw_bands` (the current setting solid, the baseline dashed and faint), years on x by
 :func:`quarter_x`. Axes sit at fixed positions (:data:`AXES`), so the page can draw a time cursor
 over the picture without redrawing it, and :class:`PanelCanvas` redraws only what changes.
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.observables import observed_points
 from sim.plots import PALETTE, draw_bands, plain, quarter_x, series, style_axes
 
 if TYPE_CHECKING:
@@ -131,6 +134,15 @@ class PanelCanvas:
             labels.append(label)
         handles.append(Line2D([], [], color="#777777", ls="--", lw=1.6, alpha=0.55))
         labels.append("baseline")
+        colours = {p: c for _, p, c in ((v, v.rsplit(".", 1)[-1], c) for v, _, c in self.lines)}
+        points = observed_points(self.baseline.scenario, self.panel)  # data/, where they exist
+        for power, px, py in points:
+            ax.scatter(
+                px, py, s=14, color=colours.get(power, "#222222"), edgecolors="black", lw=0.5, zorder=5
+            )
+        if points:
+            handles.append(Line2D([], [], ls="", marker="o", color="#bbbbbb", mec="black", mew=0.5, ms=4))
+            labels.append("observed")
         style_axes(ax, x, self.ylabel, self.unit)
         ax.set_ylim(0, top)
         steps = sorted({step for step, _title, _kind in self.baseline.events})

@@ -305,7 +305,7 @@ def load_text(name: str, text: str | None, size: int | None = None) -> Scenario:
     from pathlib import Path
 
     from sim.errors import ScenarioError
-    from sim.scenario import bundled_scenarios, load_scenario
+    from sim.scenario import bundled_dir, bundled_scenarios, load_scenario
 
     safe = Path(name).name[:100] or "scenario.toml"
     size = len(text.encode("utf-8")) if text is not None else size or 0
@@ -317,6 +317,8 @@ def load_text(name: str, text: str | None, size: int | None = None) -> Scenario:
     with tempfile.TemporaryDirectory(prefix="hedgesim-") as tmp:
         for path in bundled.values():
             shutil.copy(path, Path(tmp) / path.name)
+        if (bundled_dir() / "parameters").is_dir():  # the bundled scenarios' parameters files
+            shutil.copytree(bundled_dir() / "parameters", Path(tmp) / "parameters")
         target = Path(tmp) / safe
         target.write_text(text, encoding="utf-8")
         try:
@@ -346,6 +348,12 @@ def _check_extends(source: str, text: str, bundled: list[str]) -> None:
         meta = tomllib.loads(text).get("scenario")
     except Exception:  # noqa: BLE001 (load_scenario reports the syntax error with its line)
         return
+    if isinstance(meta, dict) and "parameters_file" in meta:
+        raise ScenarioError(
+            source,
+            "scenario.parameters_file",
+            "a file opened in the dashboard cannot include a parameters file; extend a bundled scenario",
+        )
     if not isinstance(meta, dict) or "extends" not in meta or meta["extends"] in bundled:
         return
     raise ScenarioError(
