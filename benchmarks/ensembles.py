@@ -7,9 +7,10 @@
 Every measurement runs in a fresh process, so its peak memory (``ru_maxrss``) is its own: the
 main process and the largest worker process are reported apart. hedgesim's figure is
 ``sim.run`` including the exact statistics (the summary), without writing files. The Mesa figure
-is ``mesa.batch_run`` over an adapter of the same model that holds one run per instance and
-collects all 27 outputs each step with a DataCollector, as a Mesa user would; same scenario, runs
-and steps, measured in the same invocation, so the ratio holds on a noisy machine.
+is ``mesa.batch_run`` over a plain Mesa copy of the same model (benchmarks/plain_mesa.py: one run
+per instance, agents with Python floats, all 49 outputs collected each step by a DataCollector, as
+a Mesa user would write it); same scenario, runs and steps, measured in the same invocation, so
+the ratio holds on a noisy machine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from mesa import DataCollector
 
 from sim.model import HedgingModel
 
@@ -43,21 +43,6 @@ def _peak_mib() -> tuple[float, float]:
     return self_, kids
 
 
-class OneRun(HedgingModel):
-    """HedgingModel with one run per instance and a DataCollector: the way batch_run wants it."""
-
-    def __init__(self, run: int = 0, seed: int | None = None):
-        super().__init__(_spec(), np.array([run]), SEED)
-        names = enumerate(self.variables)
-        reporters = {v: (lambda m, i=i: float(m.record[i, m.steps, 0])) for i, v in names}
-        self.datacollector = DataCollector(model_reporters=reporters)
-        self.datacollector.collect(self)
-
-    def step(self) -> None:
-        super().step()
-        self.datacollector.collect(self)
-
-
 @cache
 def _spec():  # noqa: ANN202
     import sim
@@ -68,19 +53,22 @@ def _spec():  # noqa: ANN202
 def measure(kind: str, runs: int, workers: int) -> dict:
     """One measurement, in this (fresh) process."""
     from mesa.batchrunner import batch_run
+    from plain_mesa import PlainModel
 
     import sim
     import sim.chunks  # noqa: F401 (imports are not part of the measurement)
 
     spec = _spec()
     steps = spec.steps
+    if kind == "hedgesim":  # nor is loading the compiled step from its cache (throughput.py times it)
+        HedgingModel(spec, 1, SEED).run()
     t0 = time.perf_counter()
     if kind == "hedgesim":
         ens = sim.run(spec, runs=runs, seed=SEED, workers=workers, progress=False)
         ens.stats()
     else:
         out = batch_run(
-            OneRun,
+            PlainModel,
             parameters={"run": range(runs)},
             number_processes=workers,
             data_collection_period=1,
@@ -109,33 +97,36 @@ def in_fresh_process(kind: str, runs: int, workers: int) -> dict:
 
 
 def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
-    """Seconds per step spent in each part of a step, at ``runs`` runs (cProfile, cumulative)."""
-    import cProfile
-    import pstats
+    """CPU milliseconds per step spent in each part of a step at ``runs`` runs (one model, the
+    kernel loaded before; the parts are called in the order of :meth:`HedgingModel.step`)."""
+    from sim.kernel import uniforms
 
     spec = _spec()
-    model = HedgingModel(spec, np.arange(runs), SEED)
-    prof = cProfile.Profile()
-    prof.enable()
-    model.run()
-    prof.disable()
-    stats = pstats.Stats(prof).stats
-    parts = {
-        "events and holds (apply_events)": "apply_events",
-        "noise (Streams.normals)": "normals",
-        "aid (decide_aid)": "decide_aid",
-        "influence (update_influence)": "update_influence",
-        "tension (update_tension)": "update_tension",
-        "alignment (decide_alignment)": "decide_alignment",
-        "dependence (update_dependence)": "update_dependence",
-        "regime (update_regime)": "update_regime",
-        "recording (_record)": "_record",
-        "whole step (step)": "step",
-    }
-    out = []
-    for label, fn in parts.items():
-        cum = sum(v[3] for k, v in stats.items() if k[2] == fn and "sim" in k[0])
-        out.append((label, cum / spec.steps))
+    HedgingModel(spec, 1, SEED).run()
+    clock = time.process_time
+    t0 = clock()
+    m = HedgingModel(spec, np.arange(runs), SEED)
+    parts = {"build the model (fresh record buffer)": clock() - t0}
+    names = ("events and holds (apply_events)", "noise: hash, uniforms, sine (compiled)")
+    names += ("noise: numpy's float32 log", "the compiled step and its record")
+    parts.update(dict.fromkeys(names, 0.0))
+    k = m.kernel
+    for t in range(1, spec.steps + 1):
+        a = clock()
+        m.apply_events(t)
+        m.deciding = m.decide_step is not None and t >= m.decide_step
+        b = clock()
+        uniforms(m.streams._base, m._noise_keys, t, k.logu, k.sine)
+        c = clock()
+        np.log(k.logu, out=k.logu)
+        d = clock()
+        k.advance(t)
+        e = clock()
+        m.state, m._next, m._view = m._next, m.state, None
+        for name, dt in zip(names, (b - a, c - b, d - c, e - d), strict=True):
+            parts[name] += dt
+    out = [(label, sec / spec.steps) for label, sec in parts.items()]
+    out[0] = (out[0][0] + ", per step", out[0][1])
     return out
 
 
@@ -191,7 +182,7 @@ def main() -> None:
             f"{r['run_steps_per_s']:>14,}{peak:>16}{str(r['ratio_vs_batch_run']):>13}"
         )
     print("peak MiB: main process / largest worker process (ru_maxrss)")
-    print("\nOne step at 10,000 runs, by part (cProfile, cumulative ms per step):")
+    print("\nOne step at 10,000 runs, by part (CPU ms per step):")
     for label, sec in profile_step():
         print(f"  {label:<34}{sec * 1e3:8.2f}")
     print(f"\nCSV: {args.csv}")

@@ -94,7 +94,7 @@ def simulate(spec: Scenario, seed: int, start: int, stop: int, reuse: bool = Fal
 
     buffer = _buffers.get("record") if reuse else None
     model = HedgingModel(spec, np.arange(start, stop, dtype=np.int64), seed, record=buffer)
-    if reuse and model.record.base is None:
+    if reuse and buffer is None:  # the first chunk of this process: its record is kept
         _buffers["record"] = model.record
     model.run()
     return model.record

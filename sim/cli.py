@@ -223,6 +223,10 @@ def run(
     )
     folder = out if out is not None else default_folder(sc.name, folder_label(sc.overrides))
     command = command_line()
+    if not no_figures:  # their processes start while the ensemble runs
+        from sim.plots import start_figure_workers
+
+        start_figure_workers(min(2, cores()))
     # removed on error, Ctrl-C or SIGTERM: nothing half-written
     with staging(folder, force, reserved=out is None) as tmp:
         ens = run_ensemble(

@@ -19,10 +19,18 @@ Step t (t = 1..T), from the state dated start + t - 1 to the state dated start +
 
 Run k's trajectory depends only on (scenario, seed, k): parameters, event magnitudes and noise are
 all drawn from counter-based streams keyed by the run's index (:mod:`sim.noise`).
+
+Two engines compute steps 1-5. ``numpy`` calls the agents' methods, which state the equations: each
+is a pass over rows of runs. ``kernel`` (the default) runs the same equations compiled with numba,
+fused into one loop over runs (:mod:`sim.kernel`), several times faster; the two agree on every
+output to 1e-9 (tests/test_kernel.py). Choose with ``HedgingModel(..., engine="numpy")`` or the
+environment variable ``HEDGESIM_ENGINE=numpy``, which worker processes inherit.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -52,6 +60,8 @@ if TYPE_CHECKING:
 
     from sim.scenario import Scenario
 
+#: The ways to compute a step: the compiled kernel (default) and the agents' numpy methods.
+ENGINES = ("kernel", "numpy")
 #: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
 CHANNELS = {
     "aid_credibility": CREDIBILITY_CHANNEL,
@@ -61,32 +71,98 @@ CHANNELS = {
 
 
 class State:
-    """The model's stocks at one date, over all runs (run axis last)."""
+    """The model's stocks at one date, over all runs (run axis last).
+
+    Every stock is a view of one block of rows, ``block`` (rows, runs), in the order of
+    :meth:`arrays`: one allocation per state, and one argument for the compiled step.
+    """
 
     def __init__(self, powers: int, dyads: int, runs: int):
-        self.aid = np.zeros((powers, runs))
-        self.policy = np.zeros((len(INSTRUMENTS), powers, runs))
-        self.influence = np.zeros((powers, runs))
-        self.alignment = np.zeros((len(DIMENSIONS), powers, runs))
-        self.dependence = np.zeros((powers, runs))
-        self.tension = np.zeros((dyads, runs))
-        self.regime = np.zeros(runs)
-        self.tier = np.zeros((powers, runs))
-        self.tier_age = np.zeros((powers, runs))
+        P, D, dims = powers, dyads, len(DIMENSIONS)  # noqa: N806
+        self.block = np.zeros((12 * P + D + 1, runs))
+        rows = iter(np.cumsum([0, P, 4 * P, P, dims * P, P, D, 1, P, P]))
+        a = next(rows)
+        views = []
+        for b in rows:
+            views.append(self.block[a:b])
+            a = b
+        aid, policy, influence, alignment, dependence, tension, regime, tier, tier_age = views
+        self.aid = aid
+        self.policy = policy.reshape(len(INSTRUMENTS), P, runs)
+        self.influence = influence
+        self.alignment = alignment.reshape(dims, P, runs)
+        self.dependence = dependence
+        self.tension = tension
+        self.regime = regime[0]
+        self.tier = tier
+        self.tier_age = tier_age
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Every stock, in the order of the rows of ``block``."""
+        return (
+            self.aid,
+            self.policy,
+            self.influence,
+            self.alignment,
+            self.dependence,
+            self.tension,
+            self.regime,
+            self.tier,
+            self.tier_age,
+        )
+
+
+#: The attributes that events hold, one (powers, runs) row each of :attr:`Holds.block`, in order.
+HOLD_ROWS = (
+    "aid_scale",
+    "aid_add",
+    *(f"{a}_{x}" for a in SHOCK_ATTRIBUTES for x in ("scale", "add")),
+    "dependence",
+)
 
 
 class Holds:
-    """What the events in force change, rebuilt from scratch whenever that set changes."""
+    """What the events in force change: buffers allocated once, reset and refilled by the events in
+    force whenever that set changes (:meth:`HedgingModel._refresh`)."""
 
     def __init__(self, powers: int, dyads: int, runs: int):
         self.tier = np.zeros(powers, dtype=int)  # 0: no partnership event in force
-        self.aid_scale = np.ones((powers, runs))
-        self.aid_add = np.zeros((powers, runs))
-        for attr in SHOCK_ATTRIBUTES:
-            setattr(self, f"{attr}_scale", np.ones((powers, runs)))
-            setattr(self, f"{attr}_add", np.zeros((powers, runs)))
-        self.tension = np.zeros((dyads, runs))
-        self.dependence = np.zeros((powers, runs))
+        self.block = np.empty((len(HOLD_ROWS), powers, runs))
+        for k, name in enumerate(HOLD_ROWS):
+            setattr(self, name, self.block[k])
+        self.tension = np.empty((dyads, runs))
+        self._scales = [k for k, name in enumerate(HOLD_ROWS) if name.endswith("_scale")]
+        self.reset()
+
+    def reset(self) -> None:
+        """No event in force: scales 1, everything else 0."""
+        self.tier[:] = 0
+        self.block.fill(0.0)
+        self.block[self._scales] = 1.0
+        self.tension.fill(0.0)
+
+
+#: The largest record buffer a process keeps for its next model (:func:`record_buffer`).
+SPARE_BYTES = 512 * 2**20
+_spare: list[np.ndarray] = []  # at most one buffer
+
+
+def record_buffer(shape: tuple[int, ...]) -> np.ndarray:
+    """An uninitialised float64 array of ``shape`` for a model's record, reusing the buffer of an
+    earlier model of this process when nothing refers to it any more.
+
+    Fresh memory is faulted in page by page on first write: for 10,000 runs of csp2023 (110 MB)
+    that costs about as much as the 27 steps. Processes that build many models (sweeps, the
+    dashboard, benchmarks) thus write into pages they already have. A buffer is reused only when
+    no array (the record, a view of it, an ensemble's data) refers to it.
+    """
+    need = int(np.prod(shape))
+    if _spare and _spare[0].size >= need and sys.getrefcount(_spare[0]) == 2:  # the list, the call
+        return _spare[0][:need].reshape(shape)
+    buffer = np.empty(need)
+    if buffer.nbytes <= SPARE_BYTES and not (_spare and sys.getrefcount(_spare[0]) > 2):
+        _spare[:] = [buffer]
+    return buffer.reshape(shape)
 
 
 class HedgingModel(mesa.Model):
@@ -98,10 +174,22 @@ class HedgingModel(mesa.Model):
         seed: the seed of all random streams.
         record: a buffer to record into, shape (variables, steps + 1, runs) or larger in its last
             axis (a process that computes many chunks reuses one; fresh pages cost time).
+        engine: "kernel" (the compiled step, :mod:`sim.kernel`) or "numpy" (the agents' methods);
+            default: the environment variable ``HEDGESIM_ENGINE``, else "kernel".
     """
 
-    def __init__(self, spec: Scenario, runs: int | np.ndarray, seed: int, record: np.ndarray | None = None):
+    def __init__(
+        self,
+        spec: Scenario,
+        runs: int | np.ndarray,
+        seed: int,
+        record: np.ndarray | None = None,
+        engine: str | None = None,
+    ):
         super().__init__(rng=seed)
+        self.engine = engine or os.environ.get("HEDGESIM_ENGINE") or "kernel"
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         self.spec, self.seed = spec, seed
         self.run_ids = np.arange(runs) if np.isscalar(runs) else np.asarray(runs, dtype=np.int64)
         n = self.run_ids.size
@@ -190,10 +278,18 @@ class HedgingModel(mesa.Model):
         s.policy[ENGAGEMENT] = col([a.engagement for a in gp])
         self.policy_start = s.policy.copy()
         self._active: set[int] = set()
+        self._order = sorted(range(len(self.events)), key=lambda k: (self.events[k][2], k))
+        # The holds and the attributes they set: buffers reused at every event date.
+        self.holds = Holds(P, D, n)
+        self.presence_scale, self.presence_add = self.holds.presence_scale, self.holds.presence_add
+        #: budget, interest, conditionality and structural dependence shares, as events leave them
+        self.attributes = np.empty((4, P, n))
+        self.budget, self.interest, self.conditionality, self.structural = self.attributes
+        self.tension_level = np.empty((D, n))
         self._refresh()
         for agent in self.great_powers:  # the initial flow, without noise
             agent.disburse(s, None)
-        self.view = self.observe(s)
+        self._view: dict[str, np.ndarray] | None = None
 
         # Outputs: names from the reporters' table, and a buffer (variables, steps + 1, runs).
         self.outputs = output_table(self)
@@ -202,8 +298,12 @@ class HedgingModel(mesa.Model):
         if record is not None and record.shape[:2] == shape[:2] and record.shape[2] >= n:
             self.record = record[:, :, :n]
         else:
-            self.record = np.empty(shape)
+            self.record = record_buffer(shape)
         self.record_state(0)
+        if self.engine == "kernel":
+            from sim.kernel import Kernel
+
+            self.kernel = Kernel(self)
 
     # ---- events ------------------------------------------------------------------------------
     def apply_events(self, t: int) -> None:
@@ -223,29 +323,43 @@ class HedgingModel(mesa.Model):
             for stock in (s.tension, s.regime):
                 np.clip(stock, 0.0, 1.0, out=stock)
             self._refresh()
-            self.view = self.observe(s)
+            self._view = None
 
     def _refresh(self) -> None:
-        """Rebuild the holds and the attributes derived from them (only on event dates)."""
-        P, D, n = len(self.powers), len(self.ctx.dyads), self.run_ids.size  # noqa: N806
-        h = self.holds = Holds(P, D, n)
-        for k in sorted(self._active, key=lambda k: (self.events[k][2], k)):  # by date, then file order
-            ev, values, _, _ = self.events[k]
-            ev.hold(h, self.ctx, values)
-        eff = {a: self.base[a] * getattr(h, f"{a}_scale") + getattr(h, f"{a}_add") for a in self.base}
-        self.budget = np.maximum(eff["budget"], 0.0)
-        self.interest = np.clip(eff["interest"], 0.0, 1.0)
-        self.conditionality = np.clip(eff["conditionality"], 0.0, 1.0)
-        self.presence_scale, self.presence_add = h.presence_scale, h.presence_add
-        structural = np.maximum(self.base_structural + h.dependence, 0.0)
+        """Refill the holds and the attributes derived from them, in place (only on event dates)."""
+        h = self.holds
+        h.reset()
+        for k in self._order:  # by date, then file order
+            if k in self._active:
+                ev, values, _, _ = self.events[k]
+                ev.hold(h, self.ctx, values)
+        for a, lo, hi in (("budget", 0.0, np.inf), ("interest", 0.0, 1.0), ("conditionality", 0.0, 1.0)):
+            out = getattr(self, a)
+            np.multiply(self.base[a], getattr(h, f"{a}_scale"), out=out)
+            out += getattr(h, f"{a}_add")
+            if hi == np.inf:
+                np.maximum(out, lo, out=out)
+            else:
+                np.clip(out, lo, hi, out=out)
+        structural = self.structural
+        np.add(self.base_structural, h.dependence, out=structural)
+        np.maximum(structural, 0.0, out=structural)
         total = structural.sum(axis=0)
+        positive = total > 0
+        structural /= np.where(positive, total, 1.0)
         # A power that held every structural tie and lost them all leaves the initial shares.
-        self.structural = np.where(
-            total > 0, structural / np.where(total > 0, total, 1.0), self.base_structural
-        )
-        self.tension_level = self.tension_base + h.tension
+        if not positive.all():
+            np.copyto(structural, self.base_structural, where=~positive)
+        np.add(self.tension_base, h.tension, out=self.tension_level)
 
     # ---- what every actor sees of a state ----------------------------------------------------
+    @property
+    def view(self) -> dict[str, np.ndarray]:
+        """:meth:`observe` of the current state (computed when first asked for after a change)."""
+        if self._view is None:
+            self._view = self.observe(self.state)
+        return self._view
+
     def observe(self, s: State) -> dict[str, np.ndarray]:
         """The quantities derived from a state that the actors decide on (and outputs report).
 
@@ -298,6 +412,12 @@ class HedgingModel(mesa.Model):
         t = self.steps  # Mesa counts steps from 1
         self.apply_events(t)
         self.deciding = self.decide_step is not None and t >= self.decide_step
+        if self.engine == "kernel":
+            self.kernel.step(t)
+            self.state, self._next, self._view = self._next, self.state, None
+            if self.kernel.rest:
+                record(self, self.state, self.view, self.record[:, t], self.kernel.rest)
+            return
         eps = self.streams.normals(self._noise_keys, t)
         cur, nxt, view = self.state, self._next, self.view
         aid_eps = eps[self._noise_aid]
@@ -312,7 +432,7 @@ class HedgingModel(mesa.Model):
         self.small_state.update_dependence(cur, nxt, view["aid_share"])
         self.small_state.update_regime(cur, nxt)
         self.state, self._next = nxt, cur
-        self.view = self.observe(nxt)
+        self._view = self.observe(nxt)
         self.record_state(t)
 
     def update_tension(self, cur: State, nxt: State, eps: np.ndarray) -> None:

@@ -75,9 +75,13 @@ class Streams:
         self, keys: np.ndarray, step: int, out: np.ndarray, tmp: np.ndarray | None = None
     ) -> np.ndarray:  # noqa: E501
         """Hashes of shape (len(keys), runs) for stream keys at one step, into ``out``."""
-        step_keys = np.array([_mix_int(int(k) ^ (step * _C1 & _M64)) for k in keys], dtype=np.uint64)
-        np.add(self._base[None, :], step_keys[:, None], out=out)
+        np.add(self._base[None, :], self.step_keys(keys, step)[:, None], out=out)
         return _mix(out, tmp)
+
+    @staticmethod
+    def step_keys(keys: np.ndarray, step: int) -> np.ndarray:
+        """The key of each stream at one step, which a run's own key is added to before the hash."""
+        return np.array([_mix_int(int(k) ^ (step * _C1 & _M64)) for k in keys], dtype=np.uint64)
 
     def uniform(self, name: str, step: int = 0) -> np.ndarray:
         """Uniform draws in (0, 1), one per run."""

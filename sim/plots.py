@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -335,19 +337,43 @@ def save_figures(
     folder.mkdir(parents=True, exist_ok=True)
     if workers <= 1 or len(groups) < 2:
         return [p for g in groups for p in _save_group(ens, folder, g)]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    global _started
     # every second figure, from the end, goes to the workers (the tension figure is the slowest)
     remote = tuple(groups[::-1][: len(groups) // 2])
     local = tuple(g for g in groups if g not in remote)
-    with ProcessPoolExecutor(
-        min(workers - 1, len(remote)), mp_context=multiprocessing.get_context("spawn")
-    ) as pool:
+    pool, _started = _started or _pool(min(workers - 1, len(remote))), None
+    with pool:
         futures = [pool.submit(_save_group, ens, folder, g) for g in remote]
         done = {g: _save_group(ens, folder, g) for g in local}
         done.update({g: f.result() for g, f in zip(remote, futures, strict=True)})
     return [p for g in groups for p in done[g]]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+
+
+def _warm() -> None:
+    """What a figure worker needs, imported when it starts rather than at its first figure."""
+    from matplotlib.figure import Figure  # noqa: F401
+
+    import sim.ensemble  # noqa: F401 (what unpickling an Ensemble imports)
+
+
+_started: ProcessPoolExecutor | None = None
+
+
+def start_figure_workers(workers: int) -> None:
+    """Start the figure workers of the next :func:`save_figures` now (``workers`` processes in all,
+    this one included), so that their start-up (Python, matplotlib: about a second each) overlaps
+    the simulation instead of following it."""
+    global _started
+    if workers > 1 and _started is None:
+        _started = _pool(workers - 1)
+        _started.submit(int)  # a process pool starts its workers at the first task
 
 
 def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:

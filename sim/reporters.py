@@ -99,12 +99,18 @@ REPORTERS: tuple[Reporter, ...] = (
 )
 
 
-def record(model: HedgingModel, state: State, view: dict[str, np.ndarray], out: np.ndarray) -> None:
-    """Write every output of ``state`` into ``out``, shape (variables, runs)."""
+def record(
+    model: HedgingModel,
+    state: State,
+    view: dict[str, np.ndarray],
+    out: np.ndarray,
+    outputs: list[tuple[Reporter, slice]] | None = None,
+) -> None:
+    """Write every output of ``state`` (or only those of ``outputs``) into ``out`` (variables, runs)."""
     from sim.hedging import hedging_components
 
     view = {**view, "hedging": hedging_components(state.alignment)}
-    for reporter, rows in model.outputs:
+    for reporter, rows in model.outputs if outputs is None else outputs:
         out[rows] = reporter.compute(model, state, view)
 
 

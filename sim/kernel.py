@@ -1,0 +1,894 @@
+"""The model's step compiled with numba: the same equations, fused into one loop over runs.
+
+The numpy engine (``HedgingModel(..., engine="numpy")``) states each equation once, in the agents'
+methods (:mod:`sim.agents`) and the model's (:mod:`sim.model`), as passes over rows of runs: about
+300 passes a step, each a function call and a trip through memory. Here the whole step of one run
+(its noise, the powers' decisions, aid, partnership offers, influence, tension, the small state's
+choice, dependence, regime pressure, the view of the new state and the recording of every output)
+is one stretch of scalar code, and the loop goes over runs. Nothing in a run's iteration reads
+another run, so a run's numbers do not depend on which runs share its batch, chunk, worker or Dask
+task.
+
+This module does not document the equations: each block names the method that does, and keeps its
+order of operations, so that the two engines give the same bits wherever they do the same
+arithmetic. They can differ in the last bits only where a transcendental function comes from
+another library: ``exp`` in aid's noise and in the small state's logit (numba calls the C
+library's; numpy uses its own SIMD code on CPUs with AVX-512). tests/test_kernel.py holds both
+engines to 1e-9 on every output of the bundled scenarios. The noise keeps numpy's float32 ``log``
+(called between the two kernels below), so it is the same bits as :meth:`sim.noise.Streams.normals`.
+
+Compiled functions are cached on disk (``cache=True``, in ``sim/__pycache__``, or numba's user cache
+directory when that is not writable): the first process to call them compiles them for a few
+seconds, the next ones load them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+# Intel's SVML vector exp (which numba uses when the icc_rt package is installed) may differ from
+# the scalar exp in its last bits: a run's numbers would then depend on which runs share a vector.
+# Read by numba when it is first imported (a process that imported numba earlier keeps its setting).
+os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+from sim.agents import (
+    AID,
+    CREDIBILITY_CHANNEL,
+    DIPLOMATIC,
+    ECONOMIC,
+    ENGAGEMENT,
+    MAX_MOVE,
+    PRESENCE,
+    PRESSURE,
+    SECURITY,
+    SECURITY_CHANNEL,
+    TRUST_CHANNEL,
+    UPGRADE_INTERVAL,
+)
+from sim.model import HOLD_ROWS
+from sim.noise import _C1, _C2, _GOLDEN, _SIN
+
+if TYPE_CHECKING:
+    from sim.model import HedgingModel
+
+#: The parameters the step reads, in the order of the kernel's parameter vector, then the influence
+#: weights normalised to sum to 1 (``HedgingModel.weights``), then each power's aid noise (sd).
+PARAMETERS = (
+    "standing_value",
+    "rivalry",
+    "policy_rate",
+    "presence_cost",
+    "engagement_cost",
+    "pressure_cost",
+    "pressure_backlash",
+    "upgrade_engagement",
+    "tier_credibility",
+    "tier_security",
+    "tier_trust",
+    "influence_rate",
+    "tension_relax",
+    "tension_rivalry",
+    "tension_pressure",
+    "tension_engagement",
+    "tension_noise",
+    "regime_relax",
+    "weight_aid",
+    "weight_dependence",
+    "weight_overdependence",
+    "weight_protection",
+    "weight_threat",
+    "weight_entrapment",
+    "weight_regime",
+    "weight_reciprocity",
+    "inertia",
+    "alignment_noise",
+    "dependence_rate",
+    "dependence_aid",
+)
+WEIGHTS = ("aid", "alignment", "presence", "engagement")
+(
+    STANDING_VALUE,
+    RIVALRY,
+    POLICY_RATE,
+    PRESENCE_COST,
+    ENGAGEMENT_COST,
+    PRESSURE_COST,
+    PRESSURE_BACKLASH,
+    UPGRADE_ENGAGEMENT,
+    TIER_CREDIBILITY,
+    TIER_SECURITY,
+    TIER_TRUST,
+    INFLUENCE_RATE,
+    TENSION_RELAX,
+    TENSION_RIVALRY,
+    TENSION_PRESSURE,
+    TENSION_ENGAGEMENT,
+    TENSION_NOISE,
+    REGIME_RELAX,
+    WEIGHT_AID,
+    WEIGHT_DEPENDENCE,
+    WEIGHT_OVERDEPENDENCE,
+    WEIGHT_PROTECTION,
+    WEIGHT_THREAT,
+    WEIGHT_ENTRAPMENT,
+    WEIGHT_REGIME,
+    WEIGHT_RECIPROCITY,
+    INERTIA,
+    ALIGNMENT_NOISE,
+    DEPENDENCE_RATE,
+    DEPENDENCE_AID,
+    W_AID,
+    W_ALIGNMENT,
+    W_PRESENCE,
+    W_ENGAGEMENT,
+    AID_SD,  # one per power from here on
+) = range(len(PARAMETERS) + len(WEIGHTS) + 1)
+
+#: What the kernel can record, keyed by the pattern of the reporter in :data:`sim.reporters.REPORTERS`
+#: that it mirrors; a reporter not named here is recorded by the model with numpy after each step.
+OUTPUTS = (
+    "{power}.influence",
+    "{power}.aid",
+    "{power}.presence",
+    "{power}.pressure",
+    "{power}.engagement",
+    "{power}.tier",
+    "{small}.alignment.{dimension}.{power}",
+    "{small}.alignment.{power}",
+    "{small}.dependence.{power}",
+    "{small}.threat.{power}",
+    "{small}.hedging_index",
+    "{small}.hedging.divergence",
+    "{small}.hedging.ambiguity",
+    "{small}.hedging.fallback",
+    "{small}.diversification",
+    "{small}.autonomy",
+    "{small}.regime_pressure",
+    "tension.{a}-{b}",
+)
+(
+    OUT_INFLUENCE,
+    OUT_AID,
+    OUT_PRESENCE,
+    OUT_PRESSURE,
+    OUT_ENGAGEMENT,
+    OUT_TIER,
+    OUT_ALIGNMENT,
+    OUT_MEAN_ALIGNMENT,
+    OUT_DEPENDENCE,
+    OUT_THREAT,
+    OUT_HEDGING_INDEX,
+    OUT_DIVERGENCE,
+    OUT_AMBIGUITY,
+    OUT_FALLBACK,
+    OUT_DIVERSIFICATION,
+    OUT_AUTONOMY,
+    OUT_REGIME,
+    OUT_TENSION,
+) = range(len(OUTPUTS))
+
+# Rows of a run's view (HedgingModel.observe), one column per power; the closeness of the three
+# partnership channels takes rows V_CLOSE + channel.
+(
+    V_TIER,
+    V_CLOSE,
+    _V_CLOSE_2,
+    _V_CLOSE_3,
+    V_CREDIBILITY,
+    V_CREDIBLE,
+    V_COMMITMENT,
+    V_AID_SHARE,
+    V_PRESENCE,
+    V_PRESENCE_SHARE,
+    V_ENGAGEMENT_SHARE,
+    V_MEAN_ALIGNMENT,
+    V_THREAT,
+    V_ROWS,
+) = range(14)
+
+HOLD_AID_SCALE, HOLD_AID_ADD = HOLD_ROWS.index("aid_scale"), HOLD_ROWS.index("aid_add")
+HOLD_PRESENCE_SCALE, HOLD_PRESENCE_ADD = HOLD_ROWS.index("presence_scale"), HOLD_ROWS.index("presence_add")
+
+# Noise constants as numba sees them (uint64 and float32 globals are frozen into the code).
+_U_GOLDEN, _U_C1, _U_C2 = np.uint64(_GOLDEN), np.uint64(_C1), np.uint64(_C2)
+_U_24 = np.uint64(0xFFFFFF)
+_F = np.float32
+_F_2M24, _F_2M25, _F_HALF, _F_QUARTER = _F(2.0**-24), _F(2.0**-25), _F(0.5), _F(0.25)
+_F_2PI, _F_M2 = _F(2 * np.pi), _F(-2.0)
+_S0, _S1, _S2, _S3, _S4, _S5 = _SIN
+
+
+# ---- numpy's element-wise semantics, NaN and signed zeros included --------------------------------
+@njit(cache=True, error_model="numpy")
+def _maximum(a, b):
+    """np.maximum(a, b)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")
+def _minimum(a, b):
+    """np.minimum(a, b)."""
+    return a if (a <= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")
+def _clip(x, lo, hi):
+    """np.clip(x, lo, hi): max with lo, then min with hi."""
+    y = x if (x > lo or x != x) else lo
+    return y if (y < hi or y != y) else hi
+
+
+@njit(cache=True, error_model="numpy")
+def _adjust(level, gain, cost, rate):
+    """:func:`sim.agents._adjust`: partial adjustment toward the myopic best response
+    ``clip(gain / cost, 0, 1)``, the move capped, the level kept in 0..1."""
+    best = _clip(gain / _maximum(cost, 1e-12), 0.0, 1.0)
+    return _clip(level + _clip(rate * (best - level), -MAX_MOVE, MAX_MOVE), 0.0, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _share(x, total, P):  # noqa: N803
+    """One share of :func:`sim.agents.contest` (no base): x / total, equal shares when total is 0."""
+    return x / total if total > 0 else 1.0 / P
+
+
+@njit(cache=True, error_model="numpy")
+def _rival_max(v, row, i, b):
+    """:meth:`HedgingModel.rival_max`: the largest v[row, j, b] over every power j but i."""
+    first = True
+    m = 0.0
+    for j in range(v.shape[1]):
+        if j != i:
+            m = v[row, j, b] if first else _maximum(m, v[row, j, b])
+            first = False
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _rival_max2(x, i, r):
+    """:meth:`HedgingModel.rival_max` of a state's rows: the largest x[j, r] over every j but i."""
+    first = True
+    m = 0.0
+    for j in range(x.shape[0]):
+        if j != i:
+            m = x[j, r] if first else _maximum(m, x[j, r])
+            first = False
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _sum(v, row, total, nb):
+    """total[b] = the sum of v[row, :, b] over the powers, added in order as numpy reduces axis 0."""
+    for b in range(nb):
+        total[b] = v[row, 0, b]
+    for i in range(1, v.shape[1]):
+        for b in range(nb):
+            total[b] += v[row, i, b]
+
+
+# ---- noise -----------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _mix(x):
+    """:func:`sim.noise._mix` on one uint64 (SplitMix64's finaliser, wrapping arithmetic)."""
+    x = x + _U_GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * _U_C1
+    x = (x ^ (x >> np.uint64(27))) * _U_C2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, error_model="numpy")
+def uniforms(base, keys, step, u1, sine):
+    """The part of :meth:`sim.noise.Streams.normals` before its logarithm, in float32.
+
+    For stream k and run r: the hash of ``base[r]`` plus the stream's key at this step
+    (:meth:`~sim.noise.Streams.step_keys`), the uniform of its bits 40-63
+    into ``u1[k, r]`` and, from bits 16-39, the sine factor of Box-Muller (``_sin_2pi``) into
+    ``sine[k, r]``. The caller takes numpy's float32 log of ``u1`` in place; :func:`step` finishes
+    each normal as ``sqrt(-2 log u1) * sine``.
+    """
+    K, n = u1.shape  # noqa: N806
+    at = np.uint64(step) * _U_C1
+    for k in range(K):
+        key = _mix(keys[k] ^ at)
+        for r in range(n):
+            h = _mix(base[r] + key)
+            u1[k, r] = _F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25
+            u = _F((h >> np.uint64(16)) & _U_24) * _F_2M24 + _F_2M25
+            u = _F_QUARTER - np.abs(u - _F_HALF)
+            u = u * _F_2PI
+            x2 = u * u
+            acc = _S0
+            acc = acc * x2 + _S1
+            acc = acc * x2 + _S2
+            acc = acc * x2 + _S3
+            acc = acc * x2 + _S4
+            acc = acc * x2 + _S5
+            sine[k, r] = acc * u
+
+
+# ---- the view of a state ---------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _observe(
+    r0,
+    nb,
+    aid,
+    policy,
+    alignment,
+    tension,
+    tier,
+    holds_tier,
+    channels,
+    presence_scale,
+    presence_add,
+    capability,
+    proximity,
+    small_dyads,
+    q,
+    v,
+    total,
+    shares,
+):
+    """:meth:`sim.model.HedgingModel.observe` (threat: :meth:`SmallState.threats`) of runs
+    r0..r0+nb-1, into v[row, power, run - r0]; the contest shares only if ``shares`` (the record
+    does not need them); ``total`` is scratch."""
+    P = aid.shape[0]  # noqa: N806
+    dims = alignment.shape[0]
+    for i in range(P):
+        held = float(holds_tier[i])
+        for b in range(nb):
+            r = np.uint64(r0 + b)
+            t = held if held > 0 else tier[i, r]
+            v[V_TIER, i, b] = t
+            close = (3.0 - t) / 2.0
+            for c in range(3):
+                v[V_CLOSE + c, i, b] = close if channels[c] else 0.0
+            credibility = 1.0 - q[TIER_CREDIBILITY, b] * (1.0 - v[V_CLOSE + CREDIBILITY_CHANNEL, i, b])
+            v[V_CREDIBILITY, i, b] = credibility
+            v[V_CREDIBLE, i, b] = credibility * aid[i, r]
+            presence = policy[PRESENCE, i, r] * presence_scale[i, r] + presence_add[i, r]
+            v[V_PRESENCE, i, b] = _clip(presence, 0.0, 1.0)
+            m = alignment[0, i, r]
+            for d in range(1, dims):
+                m += alignment[d, i, r]
+            v[V_MEAN_ALIGNMENT, i, b] = m / dims
+            hostility = tension[small_dyads[i], r] * (
+                1.0 - q[TIER_TRUST, b] * v[V_CLOSE + TRUST_CHANNEL, i, b]
+            )
+            v[V_THREAT, i, b] = capability[i] * (proximity[i] + v[V_PRESENCE, i, b]) * 0.5 * hostility
+    if not shares:
+        return
+    # contest(): Tullock shares of credible aid, presence and engagement (no base)
+    _sum(v, V_CREDIBLE, total, nb)
+    for i in range(P):
+        for b in range(nb):
+            v[V_AID_SHARE, i, b] = _share(v[V_CREDIBLE, i, b], total[b] + 0.0, P)
+    _sum(v, V_PRESENCE, total, nb)
+    for i in range(P):
+        for b in range(nb):
+            v[V_PRESENCE_SHARE, i, b] = _share(v[V_PRESENCE, i, b], total[b] + 0.0, P)
+    for b in range(nb):
+        total[b] = policy[ENGAGEMENT, 0, np.uint64(r0 + b)]
+    for i in range(1, P):
+        for b in range(nb):
+            total[b] += policy[ENGAGEMENT, i, np.uint64(r0 + b)]
+    for i in range(P):
+        for b in range(nb):
+            v[V_ENGAGEMENT_SHARE, i, b] = _share(policy[ENGAGEMENT, i, np.uint64(r0 + b)], total[b] + 0.0, P)
+
+
+@njit(cache=True, error_model="numpy")
+def _unpack(block, P, D):  # noqa: N803
+    """The stocks of a :class:`sim.model.State` from its block: the views of ``State.arrays()``."""
+    n = block.shape[1]
+    dims = 3
+    a = 0
+    aid = block[a : a + P]
+    a += P
+    policy = block[a : a + 4 * P].reshape((4, P, n))
+    a += 4 * P
+    influence = block[a : a + P]
+    a += P
+    alignment = block[a : a + dims * P].reshape((dims, P, n))
+    a += dims * P
+    dependence = block[a : a + P]
+    a += P
+    tension = block[a : a + D]
+    a += D
+    regime = block[a]
+    a += 1
+    tier = block[a : a + P]
+    a += P
+    tier_age = block[a : a + P]
+    return aid, policy, influence, alignment, dependence, tension, regime, tier, tier_age
+
+
+# ---- the step --------------------------------------------------------------------------------------
+#: Runs computed together: each equation is a loop over a block of runs, short enough for the
+#: block's scratch to stay in the L1 cache, long enough to keep the processor's pipelines full.
+BLOCK = 128
+
+
+@njit(cache=True, error_model="numpy")
+def step(
+    cur,
+    nxt,
+    held,
+    attributes,
+    level,
+    holds_tier,
+    channels,
+    capability,
+    proximity,
+    small_dyads,
+    power_dyads,
+    decides,
+    pfix,
+    runk,
+    prun,
+    policy_start,
+    regime_base,
+    deciding,
+    strategic,
+    logu,
+    sine,
+    rec,
+    rows,
+):
+    """One step of every run, from ``cur`` to ``nxt``, recorded into ``rec`` (outputs, runs).
+
+    ``cur`` and ``nxt`` are the blocks of :class:`sim.model.State`; ``held`` the block of
+    :class:`sim.model.Holds`, ``attributes`` and ``level`` the model's attributes that the events
+    in force set (:meth:`HedgingModel._refresh`); ``pfix`` the parameter vector with the values of
+    fixed parameters, and ``prun[u]`` the values per run of parameter ``runk[u]``; ``logu`` and
+    ``sine`` the noise from :func:`uniforms` (after the log); ``rows[o]`` the first row of output o
+    in ``rec``, or -1 when it is not recorded. The blocks follow :meth:`HedgingModel.step`.
+
+    Runs go in blocks of :data:`BLOCK`, and within a block each equation is a loop over its runs:
+    independent iterations that the processor overlaps. Every run's arithmetic is the same
+    whatever its block, so blocks change nothing but speed. Loops that call ``exp`` keep the
+    powers innermost, so that no vector ``exp`` (which could differ in its last bits from the
+    scalar one) ever mixes runs. Run indices are unsigned (``np.uint64(r0 + b)``): numba then
+    skips its check for negative indices, and the loops over runs vectorise.
+    """
+    P = capability.shape[0]  # noqa: N806
+    D = level.shape[0]  # noqa: N806
+    aid0, pol0, inf0, al0, dep0, ten0, reg0, tier0, age0 = _unpack(cur, P, D)
+    aid1, pol1, inf1, al1, dep1, ten1, reg1, tier1, age1 = _unpack(nxt, P, D)
+    aid_scale, aid_add = held[HOLD_AID_SCALE], held[HOLD_AID_ADD]
+    presence_scale, presence_add = held[HOLD_PRESENCE_SCALE], held[HOLD_PRESENCE_ADD]
+    budget, interest, conditionality, structural = attributes[0], attributes[1], attributes[2], attributes[3]
+    n = aid0.shape[1]
+    dims = al0.shape[0]
+    noise_align, noise_tension = P, P + dims * P  # the streams: aid, alignment, tension
+    B = BLOCK  # noqa: N806
+    q = np.empty((pfix.size, B))
+    for k in range(pfix.size):
+        q[k, :] = pfix[k]
+    z = np.empty((logu.shape[0], B))
+    v0 = np.empty((V_ROWS, P, B))
+    v1 = np.empty((V_ROWS, P, B))
+    u = np.empty((dims, P, B))
+    t1 = np.empty(B)
+    t2 = np.empty(B)
+    t3 = np.empty(B)
+    share = 1.0 / P
+    even = 1.0 - 1.0 / P
+    for r0 in range(0, n, B):
+        nb = min(B, n - r0)
+        for k in range(runk.size):
+            for b in range(nb):
+                q[runk[k], b] = prun[k, np.uint64(r0 + b)]
+        for k in range(z.shape[0]):
+            for b in range(nb):
+                z[k, b] = np.float64(np.sqrt(logu[k, np.uint64(r0 + b)] * _F_M2) * sine[k, np.uint64(r0 + b)])
+        _observe(
+            r0,
+            nb,
+            aid0,
+            pol0,
+            al0,
+            ten0,
+            tier0,
+            holds_tier,
+            channels,
+            presence_scale,
+            presence_add,
+            capability,
+            proximity,
+            small_dyads,
+            q,
+            v0,
+            t1,
+            True,
+        )
+
+        # 1. GreatPower.decide: adaptive adjustment of each instrument it decides
+        for x in range(4):
+            for i in range(P):
+                for b in range(nb):
+                    pol1[x, i, np.uint64(r0 + b)] = pol0[x, i, np.uint64(r0 + b)]
+        if deciding:
+            # the value of standing, V = standing_value * interest * (1 + rivalry * lead), into u
+            for i in range(P):
+                for b in range(nb):
+                    r = np.uint64(r0 + b)
+                    lead = _maximum(_rival_max2(inf0, i, r) - inf0[i, r], 0.0)
+                    u[0, i, b] = q[STANDING_VALUE, b] * interest[i, r] * (1.0 + q[RIVALRY, b] * lead)
+            # credible commitments (HedgingModel.observe: credible_commitment), their total in t1
+            for i in range(P):
+                for b in range(nb):
+                    r = np.uint64(r0 + b)
+                    committed = pol0[AID, i, r] * budget[i, r] * aid_scale[i, r] + aid_add[i, r]
+                    v0[V_COMMITMENT, i, b] = v0[V_CREDIBILITY, i, b] * _maximum(committed, 0.0)
+            _sum(v0, V_COMMITMENT, t1, nb)
+            _sum(v0, V_PRESENCE, t2, nb)
+            for b in range(nb):
+                t3[b] = pol0[ENGAGEMENT, 0, np.uint64(r0 + b)]
+            for i in range(1, P):
+                for b in range(nb):
+                    t3[b] += pol0[ENGAGEMENT, i, np.uint64(r0 + b)]
+            for i in range(P):
+                if decides[i, AID]:
+                    for b in range(nb):
+                        r = np.uint64(r0 + b)
+                        total = t1[b]
+                        rivals = total - v0[V_COMMITMENT, i, b]
+                        gain = u[0, i, b] * q[W_AID, b] * budget[i, r] * aid_scale[i, r]
+                        gain = gain * v0[V_CREDIBILITY, i, b] * rivals
+                        gain /= _maximum(total * total, 1e-12)
+                        pol1[AID, i, r] = _adjust(pol0[AID, i, r], gain, 1.0, q[POLICY_RATE, b])
+                if decides[i, PRESENCE]:
+                    for b in range(nb):
+                        r = np.uint64(r0 + b)
+                        total = t2[b]
+                        gain = u[0, i, b] * q[W_PRESENCE, b] * presence_scale[i, r]
+                        gain = gain * (total - v0[V_PRESENCE, i, b]) / _maximum(total * total, 1e-12)
+                        c = pol0[PRESENCE, i, r]
+                        pol1[PRESENCE, i, r] = _adjust(c, gain, q[PRESENCE_COST, b], q[POLICY_RATE, b])
+                if decides[i, ENGAGEMENT]:
+                    for b in range(nb):
+                        r = np.uint64(r0 + b)
+                        total = t3[b]
+                        c = pol0[ENGAGEMENT, i, r]
+                        gain = u[0, i, b] * q[W_ENGAGEMENT, b] * 1.0
+                        gain = gain * (total - c) / _maximum(total * total, 1e-12)
+                        pol1[ENGAGEMENT, i, r] = _adjust(c, gain, q[ENGAGEMENT_COST, b], q[POLICY_RATE, b])
+                if decides[i, PRESSURE]:
+                    for b in range(nb):
+                        r = np.uint64(r0 + b)
+                        alt = _rival_max(v0, V_MEAN_ALIGNMENT, i, b)
+                        gain = conditionality[i, r] - q[PRESSURE_BACKLASH, b] * interest[i, r] * alt
+                        c = pol0[PRESSURE, i, r]
+                        pol1[PRESSURE, i, r] = _adjust(c, gain, q[PRESSURE_COST, b], q[POLICY_RATE, b])
+
+        # GreatPower.disburse: the committed share of the budget, scaled, noisy, topped up
+        for b in range(nb):
+            r = np.uint64(r0 + b)
+            for i in range(P):
+                a = pol1[AID, i, r] * (budget[i, r] * aid_scale[i, r])
+                sd = q[AID_SD + i, b]
+                a *= np.exp(sd * z[i, b] - 0.5 * sd * sd)
+                a += aid_add[i, r]
+                aid1[i, r] = _maximum(a, 0.0)
+
+        # GreatPower.offer_upgrade
+        for i in range(P):
+            offers = deciding and strategic and decides[i, ENGAGEMENT]
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                tier1[i, r] = tier0[i, r]
+                age1[i, r] = age0[i, r] + 1
+                in_force = v0[V_TIER, i, b]  # a partnership event in force overrides the offers' tier
+                if (
+                    offers
+                    and pol1[ENGAGEMENT, i, r] >= q[UPGRADE_ENGAGEMENT, b]
+                    and in_force > 1
+                    and age0[i, r] >= UPGRADE_INTERVAL
+                    and v0[V_MEAN_ALIGNMENT, i, b] * P >= 1.0
+                ):
+                    tier1[i, r] = in_force - 1.0
+                    age1[i, r] = 0.0
+
+        # 2. GreatPower.update_influence
+        for i in range(P):
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                x = v0[V_AID_SHARE, i, b] * q[W_AID, b]
+                x += q[W_ALIGNMENT, b] * v0[V_MEAN_ALIGNMENT, i, b]
+                x += q[W_PRESENCE, b] * v0[V_PRESENCE_SHARE, i, b]
+                x += q[W_ENGAGEMENT, b] * v0[V_ENGAGEMENT_SHARE, i, b]
+                x -= inf0[i, r]
+                x *= q[INFLUENCE_RATE, b]
+                x += inf0[i, r]
+                inf1[i, r] = _clip(x, 0.0, 1.0)
+
+        # 3. HedgingModel.update_tension
+        for d in range(D):
+            for b in range(nb):
+                ten1[d, np.uint64(r0 + b)] = level[d, np.uint64(r0 + b)] - ten0[d, np.uint64(r0 + b)]
+        for i in range(P):
+            s_i = small_dyads[i]
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                moved_pressure = pol0[PRESSURE, i, r] - policy_start[PRESSURE, i, r]
+                moved_engagement = pol0[ENGAGEMENT, i, r] - policy_start[ENGAGEMENT, i, r]
+                ten1[s_i, r] += (
+                    q[TENSION_PRESSURE, b] * moved_pressure - q[TENSION_ENGAGEMENT, b] * moved_engagement
+                )
+        for d in range(D):
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                ten1[d, r] *= q[TENSION_RELAX, b]
+                ten1[d, r] += ten0[d, r]
+        for i in range(P):
+            for j in range(i + 1, P):
+                d = power_dyads[i, j]
+                for b in range(nb):
+                    r = np.uint64(r0 + b)
+                    stake_i = inf0[i, r] + v0[V_PRESENCE, i, b]
+                    stake_j = inf0[j, r] + v0[V_PRESENCE, j, b]
+                    ten1[d, r] += 0.25 * q[TENSION_RIVALRY, b] * stake_i * stake_j
+        for d in range(D):
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                ten1[d, r] = _clip(ten1[d, r] + q[TENSION_NOISE, b] * z[noise_tension + d, b], 0.0, 1.0)
+
+        # 4. SmallState.decide: utilities, then a logit choice approached with inertia
+        for i in range(P):
+            s_i = small_dyads[i]
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                regime = reg0[r] * (1.0 - pol0[PRESSURE, i, r]) - ten0[s_i, r]
+                dep = dep0[i, r]
+                e = v0[V_AID_SHARE, i, b] * q[WEIGHT_AID, b]
+                e += q[WEIGHT_DEPENDENCE, b] * dep - q[WEIGHT_OVERDEPENDENCE, b] * dep * dep
+                u[ECONOMIC, i, b] = e
+                security = q[TIER_SECURITY, b] * v0[V_CLOSE + SECURITY_CHANNEL, i, b]
+                reach = _minimum(1.0, v0[V_PRESENCE, i, b] + security)
+                sec = capability[i] * reach * _rival_max(v0, V_THREAT, i, b)
+                sec *= q[WEIGHT_PROTECTION, b]
+                sec -= q[WEIGHT_THREAT, b] * v0[V_THREAT, i, b]
+                entrapment = 0.0  # HedgingModel.mean_power_tension
+                first = True
+                for j in range(P):
+                    if j != i:
+                        t_ij = ten0[power_dyads[i, j], r]
+                        entrapment = t_ij if first else entrapment + t_ij
+                        first = False
+                sec -= q[WEIGHT_ENTRAPMENT, b] * (entrapment / (P - 1))
+                sec += q[WEIGHT_REGIME, b] * regime
+                u[SECURITY, i, b] = sec
+                dip = regime * q[WEIGHT_REGIME, b]
+                dip += q[WEIGHT_RECIPROCITY, b] * v0[V_AID_SHARE, i, b]
+                u[DIPLOMATIC, i, b] = dip
+        for d in range(dims):
+            for i in range(P):
+                for b in range(nb):
+                    u[d, i, b] += q[ALIGNMENT_NOISE, b] * z[noise_align + d * P + i, b]
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                top = u[d, 0, b]
+                for i in range(1, P):
+                    top = _maximum(top, u[d, i, b])
+                for i in range(P):
+                    u[d, i, b] = np.exp(u[d, i, b] - top)
+                total = u[d, 0, b]
+                for i in range(1, P):
+                    total += u[d, i, b]
+                for i in range(P):
+                    x = u[d, i, b] / total
+                    x -= al0[d, i, r]
+                    x *= q[INERTIA, b]
+                    al1[d, i, r] = x + al0[d, i, r]
+
+        # SmallState.update_dependence and update_regime
+        for i in range(P):
+            for b in range(nb):
+                r = np.uint64(r0 + b)
+                x = v0[V_AID_SHARE, i, b] * q[DEPENDENCE_AID, b]
+                x += (1.0 - q[DEPENDENCE_AID, b]) * structural[i, r]
+                x -= dep0[i, r]
+                x *= q[DEPENDENCE_RATE, b]
+                dep1[i, r] = x + dep0[i, r]
+        for b in range(nb):
+            r = np.uint64(r0 + b)
+            x = regime_base - reg0[r]
+            x *= q[REGIME_RELAX, b]
+            reg1[r] = _clip(x + reg0[r], 0.0, 1.0)
+
+        # 5. the view of the new state, and its record (sim.reporters)
+        _observe(
+            r0,
+            nb,
+            aid1,
+            pol1,
+            al1,
+            ten1,
+            tier1,
+            holds_tier,
+            channels,
+            presence_scale,
+            presence_add,
+            capability,
+            proximity,
+            small_dyads,
+            q,
+            v1,
+            t1,
+            False,
+        )
+        _record(r0, nb, aid1, pol1, inf1, al1, dep1, ten1, reg1, v1, rec, rows, share, even)
+
+
+@njit(cache=True, error_model="numpy")
+def _put(rec, k, x, r0, nb):
+    """rec[k + i, r0 + b] = x[i, r0 + b] for each row i and run b of the block (k >= 0)."""
+    for i in range(x.shape[0]):
+        for b in range(nb):
+            rec[k + i, np.uint64(r0 + b)] = x[i, np.uint64(r0 + b)]
+
+
+@njit(cache=True, error_model="numpy")
+def _put_view(rec, k, v, row, r0, nb):
+    """rec[k + i, r0 + b] = v[row, i, b] for each power i and run b of the block (k >= 0)."""
+    for i in range(v.shape[1]):
+        for b in range(nb):
+            rec[k + i, np.uint64(r0 + b)] = v[row, i, b]
+
+
+@njit(cache=True, error_model="numpy")
+def _record(
+    r0, nb, aid, policy, influence, alignment, dependence, tension, regime, v, rec, rows, share, even
+):
+    """The outputs of :data:`sim.reporters.REPORTERS` (hedging: :mod:`sim.hedging`) of a block of
+    runs; ``rows[o]`` is the first row of output o in ``rec``, or -1 when it is not recorded."""
+    P = aid.shape[0]  # noqa: N806
+    dims = alignment.shape[0]
+    if rows[OUT_INFLUENCE] >= 0:
+        _put(rec, rows[OUT_INFLUENCE], influence, r0, nb)
+    if rows[OUT_AID] >= 0:
+        _put(rec, rows[OUT_AID], aid, r0, nb)
+    if rows[OUT_PRESENCE] >= 0:
+        _put_view(rec, rows[OUT_PRESENCE], v, V_PRESENCE, r0, nb)
+    if rows[OUT_PRESSURE] >= 0:
+        _put(rec, rows[OUT_PRESSURE], policy[PRESSURE], r0, nb)
+    if rows[OUT_ENGAGEMENT] >= 0:
+        _put(rec, rows[OUT_ENGAGEMENT], policy[ENGAGEMENT], r0, nb)
+    if rows[OUT_TIER] >= 0:
+        _put_view(rec, rows[OUT_TIER], v, V_TIER, r0, nb)
+    if rows[OUT_ALIGNMENT] >= 0:
+        for d in range(dims):
+            _put(rec, rows[OUT_ALIGNMENT] + d * P, alignment[d], r0, nb)
+    if rows[OUT_MEAN_ALIGNMENT] >= 0:
+        _put_view(rec, rows[OUT_MEAN_ALIGNMENT], v, V_MEAN_ALIGNMENT, r0, nb)
+    if rows[OUT_DEPENDENCE] >= 0:
+        _put(rec, rows[OUT_DEPENDENCE], dependence, r0, nb)
+    if rows[OUT_THREAT] >= 0:
+        _put_view(rec, rows[OUT_THREAT], v, V_THREAT, r0, nb)
+    if rows[OUT_TENSION] >= 0:
+        _put(rec, rows[OUT_TENSION], tension, r0, nb)
+    for b in range(nb):
+        r = np.uint64(r0 + b)
+        if rows[OUT_REGIME] >= 0:
+            rec[rows[OUT_REGIME], r] = regime[r]
+        top = dependence[0, r]
+        for i in range(1, P):
+            top = _maximum(top, dependence[i, r])
+        if rows[OUT_AUTONOMY] >= 0:
+            rec[rows[OUT_AUTONOMY], r] = 1.0 - top
+        # sim.hedging: divergence, ambiguity, fallback and their mean; evenness of the mean alignment
+        gap = abs(alignment[ECONOMIC, 0, r] - alignment[SECURITY, 0, r])
+        squares = alignment[SECURITY, 0, r] * alignment[SECURITY, 0, r]
+        mean_squares = v[V_MEAN_ALIGNMENT, 0, b] * v[V_MEAN_ALIGNMENT, 0, b]
+        ties = 0.0
+        for i in range(P):
+            if i > 0:
+                gap += abs(alignment[ECONOMIC, i, r] - alignment[SECURITY, i, r])
+                squares += alignment[SECURITY, i, r] * alignment[SECURITY, i, r]
+                mean_squares += v[V_MEAN_ALIGNMENT, i, b] * v[V_MEAN_ALIGNMENT, i, b]
+            top = alignment[0, i, r]
+            for d in range(1, dims):
+                top = _maximum(top, alignment[d, i, r])
+            tie = _minimum(1.0, P * top)
+            ties = tie if i == 0 else ties + tie
+        divergence = 0.5 * gap
+        ambiguity = (1.0 - squares) / even
+        fallback = (ties / P - share) / even
+        if rows[OUT_DIVERGENCE] >= 0:
+            rec[rows[OUT_DIVERGENCE], r] = divergence
+        if rows[OUT_AMBIGUITY] >= 0:
+            rec[rows[OUT_AMBIGUITY], r] = ambiguity
+        if rows[OUT_FALLBACK] >= 0:
+            rec[rows[OUT_FALLBACK], r] = fallback
+        if rows[OUT_HEDGING_INDEX] >= 0:
+            rec[rows[OUT_HEDGING_INDEX], r] = (divergence + ambiguity + fallback) / 3.0
+        if rows[OUT_DIVERSIFICATION] >= 0:
+            rec[rows[OUT_DIVERSIFICATION], r] = (1.0 - mean_squares) / even
+
+
+# ---- the glue: what the model hands to the kernel ---------------------------------------------------
+class Kernel:
+    """The arrays :func:`step` needs from a :class:`~sim.model.HedgingModel`, built once per model."""
+
+    def __init__(self, model: HedgingModel):
+        from sim.model import CHANNELS
+
+        m = self.model = model
+        P = len(m.powers)  # noqa: N806
+        n = m.run_ids.size
+        p = m.p
+        values = [getattr(p, k) for k in PARAMETERS]
+        values += [m.weights[k] for k in WEIGHTS]
+        values += list(m.aid_noise)
+        fixed = [np.ndim(x) == 0 for x in values]
+        self.pfix = np.array([float(x) if f else np.nan for x, f in zip(values, fixed, strict=True)])
+        self.runk = np.array([k for k, f in enumerate(fixed) if not f], dtype=np.int64)
+        self.prun = np.zeros((self.runk.size, n))
+        for u, k in enumerate(self.runk):
+            self.prun[u] = values[k]
+        self.channels = np.array([m.channels[k] for k in CHANNELS], dtype=np.bool_)
+        self.capability = np.ascontiguousarray(m.capability[:, 0])
+        self.proximity = np.ascontiguousarray(m.proximity[:, 0])
+        self.small_dyads = np.array(m.small_dyads, dtype=np.int64)
+        self.power_dyads = np.full((P, P), -1, dtype=np.int64)
+        for (i, j), d in m.power_dyads.items():
+            self.power_dyads[i, j] = self.power_dyads[j, i] = d
+        self.decides = np.zeros((P, 4), dtype=np.bool_)
+        for agent in m.powers:
+            for x in agent.decides:
+                self.decides[agent.index, x] = True
+        self.policy_start = np.ascontiguousarray(m.policy_start)
+        self.regime_base = float(m.regime_base)
+        keys = m._noise_keys.size
+        self.logu = np.empty((keys, n), dtype=np.float32)
+        self.sine = np.empty((keys, n), dtype=np.float32)
+        self.rows = np.full(len(OUTPUTS), -1, dtype=np.int64)
+        for reporter, rows in m.outputs:
+            if reporter.pattern in OUTPUTS:
+                self.rows[OUTPUTS.index(reporter.pattern)] = rows.start
+        #: Reporters the kernel does not compute: the model records them with numpy.
+        self.rest = [(r, rows) for r, rows in m.outputs if r.pattern not in OUTPUTS]
+
+    def step(self, t: int) -> None:
+        """Step t of every run: noise, then the compiled step from the model's state to its next."""
+        self.noise(t)
+        self.advance(t)
+
+    def noise(self, t: int) -> None:
+        """The hash, uniforms and sine of step t's noise (compiled), then numpy's float32 log."""
+        m = self.model
+        uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine)
+        np.log(self.logu, out=self.logu)  # numpy's float32 log, as in Streams.normals
+
+    def advance(self, t: int) -> None:
+        """The compiled step t, from the model's state to its next, recorded as date t."""
+        m = self.model
+        step(
+            m.state.block,
+            m._next.block,
+            m.holds.block,
+            m.attributes,
+            m.tension_level,
+            m.holds.tier,
+            self.channels,
+            self.capability,
+            self.proximity,
+            self.small_dyads,
+            self.power_dyads,
+            self.decides,
+            self.pfix,
+            self.runk,
+            self.prun,
+            self.policy_start,
+            self.regime_base,
+            m.deciding,
+            m.strategic,
+            self.logu,
+            self.sine,
+            m.record[:, t],
+            self.rows,
+        )

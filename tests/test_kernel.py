@@ -1,0 +1,200 @@
+"""The compiled step (sim/kernel.py) against the agents' numpy methods, which state the equations.
+
+Both engines do the same arithmetic in the same order, so on most machines they agree to the last
+bit; where numpy's ``exp`` is its own SIMD code (CPUs with AVX-512) they may differ in the last
+bits, and a difference of 1e-16 in a utility moves no output by more than 1e-12 over a scenario.
+The tolerance is 1e-9 (absolute, and relative for aid in USD million).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim.model import HedgingModel
+from sim.noise import Streams
+
+from .conftest import SCENARIOS
+
+ATOL = 1e-9
+
+#: Scenario, --set overrides: mechanisms switched off, each way of deciding, uncertain parameters.
+CASES = [
+    ("csp2023", {}),
+    ("csp2023", {"scenario.decisions": "strategic"}),
+    ("csp2023", {"scenario.decisions": "historical"}),
+    (
+        "csp2023",
+        {
+            "mechanisms.aid_credibility": False,
+            "mechanisms.security_cooperation": False,
+            "mechanisms.trust": False,
+        },
+    ),
+    ("csp2023", {"mechanisms.decisions": False}),
+    (
+        "csp2023",
+        {
+            "scenario.decisions": "strategic",
+            "policy_rate": {"low": 0.2, "high": 0.8},
+            "weight_protection": {"mean": 40.0, "sd": 10.0},
+            "tier_trust": {"low": 0.2, "mode": 0.5, "high": 0.9},
+            "influence_aid": {"low": 0.2, "high": 0.6},
+            "aid_noise": {"low": 0.05, "high": 0.3},
+            "actors.japan.decides": ["aid", "engagement"],
+        },
+    ),
+    ("history_2010", {}),
+    ("history_2010", {"scenario.decisions": "strategic", "mechanisms.trust": False}),
+    ("ruritania", {}),
+    ("ruritania", {"scenario.decisions": "strategic", "upgrade_engagement": 0.3}),
+    ("ruritania", {"scenario.decisions": "historical", "mechanisms.aid_credibility": False}),
+]
+
+
+def both(spec, runs, seed=7):
+    out = []
+    for engine in ("numpy", "kernel"):
+        m = HedgingModel(spec, runs, seed, engine=engine)
+        m.run()
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize(("name", "overrides"), CASES)
+def test_kernel_matches_numpy_on_every_output(name, overrides):
+    spec = sim.load_scenario(SCENARIOS / f"{name}.toml").with_overrides(overrides)
+    ref, fast = both(spec, 64)
+    assert ref.variables == fast.variables
+    assert np.isfinite(fast.record).all()
+    scale = np.maximum(1.0, np.abs(ref.record))  # aid is in USD million: relative there
+    for v, name_v in enumerate(ref.variables):
+        gap = np.abs(fast.record[v] - ref.record[v]) / scale[v]
+        assert gap.max() <= ATOL, (name_v, float(gap.max()))
+    # The final states agree too (tier ages and all).
+    for a, b in zip(ref.state.arrays(), fast.state.arrays(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=ATOL, atol=ATOL)
+
+
+def test_the_partnership_changes_something_in_both_engines(csp2023):
+    """A guard against a kernel that ignores a switch: the channels change outputs in both."""
+    off = csp2023.with_overrides(
+        {
+            "mechanisms.aid_credibility": False,
+            "mechanisms.security_cooperation": False,
+            "mechanisms.trust": False,
+        }
+    )
+    for engine in ("numpy", "kernel"):
+        a, b = HedgingModel(csp2023, 8, 1, engine=engine), HedgingModel(off, 8, 1, engine=engine)
+        a.run(), b.run()
+        assert not np.array_equal(a.record, b.record), engine
+
+
+def test_run_alone_equals_run_in_a_batch_with_the_kernel(csp2023):
+    """Runs go through the kernel in blocks; a run's numbers never depend on its neighbours."""
+    spec = csp2023.with_overrides({"policy_rate": {"low": 0.2, "high": 0.8}})
+    batch = HedgingModel(spec, 700, seed=11, engine="kernel")
+    batch.run()
+    for k in (0, 1, 127, 128, 300, 699):
+        alone = HedgingModel(spec, np.array([k]), seed=11, engine="kernel")
+        alone.run()
+        assert np.array_equal(alone.record[:, :, 0], batch.record[:, :, k]), k
+    part = HedgingModel(spec, np.arange(650, 130, -3), seed=11, engine="kernel")
+    part.run()
+    assert np.array_equal(part.record, batch.record[:, :, np.arange(650, 130, -3)])
+
+
+def test_engine_is_chosen_by_argument_or_environment(csp2023, monkeypatch):
+    assert HedgingModel(csp2023, 1, 1).engine == "kernel"
+    monkeypatch.setenv("HEDGESIM_ENGINE", "numpy")
+    assert HedgingModel(csp2023, 1, 1).engine == "numpy"
+    assert HedgingModel(csp2023, 1, 1, engine="kernel").engine == "kernel"
+    with pytest.raises(ValueError, match="engine"):
+        HedgingModel(csp2023, 1, 1, engine="fortran")
+
+
+def test_compiled_noise_is_numpys_to_the_bit():
+    """The kernel's keys, hash and uniforms, numpy's float32 log, then Box-Muller: the same bits."""
+    from sim.kernel import uniforms
+
+    runs = np.concatenate([np.arange(5000), np.array([2**31 - 1, 2**40 + 3, 2**62])])
+    streams = Streams(123456789, runs)
+    keys = np.array([1, 2**63 + 5, 0xDEADBEEF], dtype=np.uint64)
+    for step in (0, 1, 27, 10_000):
+        want = streams.normals(keys, step).copy()
+        u1 = np.empty((keys.size, runs.size), np.float32)
+        sine = np.empty_like(u1)
+        uniforms(streams._base, keys, step, u1, sine)
+        np.log(u1, out=u1)
+        got = (np.sqrt(u1 * np.float32(-2.0)) * sine).astype(np.float64)
+        assert np.array_equal(got, want), step
+
+
+#: Outputs that the exponential of this step reaches: aid (its log-normal noise) and the small
+#: state's logit choice, with what is computed from it. The kernel calls the C library's ``exp``;
+#: numpy may use its own SIMD code (on CPUs with AVX-512), which can differ in the last bit.
+EXP_OUTPUTS = (".aid", ".alignment.", ".hedging", "hedging_index", ".diversification")
+#: 1 ulp of exp on a utility of order 10, carried through a convex combination and a share
+EXP_RTOL = 1e-13
+
+
+def random_state(model: HedgingModel, rng: np.random.Generator) -> None:
+    """A random valid state and random holds (as events could leave them), in place."""
+    s, n = model.state, model.run_ids.size
+    P, D = s.aid.shape[0], s.tension.shape[0]  # noqa: N806
+    s.aid[:] = rng.gamma(2.0, 50.0, (P, n))
+    s.policy[:] = rng.uniform(0.0, 1.0, s.policy.shape)
+    s.policy[:, :, : n // 8] = 0.0  # contests where nobody competes
+    s.influence[:] = rng.uniform(0.0, 1.0, (P, n))
+    a = rng.dirichlet(np.ones(P), (s.alignment.shape[0], n))  # (dims, runs, powers)
+    s.alignment[:] = a.transpose(0, 2, 1)
+    s.dependence[:] = rng.dirichlet(np.ones(P), n).T
+    s.tension[:] = rng.uniform(0.0, 1.0, (D, n))
+    s.regime[:] = rng.uniform(0.0, 1.0, n)
+    s.tier[:] = rng.integers(1, 4, (P, n))
+    s.tier_age[:] = rng.integers(0, 8, (P, n))
+    h = model.holds
+    h.tier[:] = rng.integers(0, 4, P)
+    h.aid_scale[:] = rng.uniform(0.0, 2.0, (P, n))
+    h.aid_add[:] = rng.normal(0.0, 20.0, (P, n))
+    h.presence_scale[:] = rng.uniform(0.0, 2.0, (P, n))
+    h.presence_add[:] = rng.uniform(-0.3, 0.3, (P, n))
+    model.budget[:] = rng.uniform(0.0, 500.0, (P, n))
+    model.interest[:] = rng.uniform(0.0, 1.0, (P, n))
+    model.conditionality[:] = rng.uniform(0.0, 1.0, (P, n))
+    model.structural[:] = rng.dirichlet(np.ones(P), n).T
+    model.tension_level[:] = rng.uniform(0.0, 1.0, (D, n))
+    model._view = None
+
+
+@pytest.mark.parametrize("decisions", ["strategic", "historical"])
+def test_one_step_from_random_valid_states_agrees_to_the_bit(csp2023, decisions):
+    """From the same random state, one step of each engine: the same bits wherever the arithmetic
+    is the same, and within EXP_RTOL where this step's ``exp`` enters."""
+    spec = csp2023.with_overrides(
+        {
+            "scenario.decisions": decisions,
+            "inertia": {"low": 0.1, "high": 0.9},
+            "rivalry": {"low": 0.0, "high": 3.0},
+            "alignment_noise": {"low": 0.0, "high": 1.0},
+        }
+    )
+    models = []
+    for engine in ("numpy", "kernel"):
+        m = HedgingModel(spec, 300, seed=5, engine=engine)
+        random_state(m, np.random.default_rng(2026))  # the same state for both
+        m.apply_events = lambda t: None  # keep the random holds for this step
+        m.decide_step = 0  # every power decides
+        m.step()
+        models.append(m)
+    ref, fast = models
+    assert ref.deciding and fast.deciding
+    exact = [k for k, v in enumerate(ref.variables) if not any(x in v for x in EXP_OUTPUTS)]
+    loose = [k for k in range(len(ref.variables)) if k not in exact]
+    assert len(exact) > 20 and len(loose) > 10
+    assert np.array_equal(fast.record[exact, 1], ref.record[exact, 1])
+    np.testing.assert_allclose(fast.record[loose, 1], ref.record[loose, 1], rtol=EXP_RTOL, atol=1e-15)
+    # the policies moved (so the decisions were compared, not only copied)
+    assert not np.array_equal(ref.state.policy, ref._next.policy)
