@@ -99,8 +99,19 @@ class Outside:
             route.abort()
 
 
-def _page(browser, outside: Outside, url: str):
+@pytest.fixture
+def contexts(browser):
+    """The browser contexts a test opens, closed when it ends: the page of a stopped server keeps
+    trying to reconnect, and would take the cores from the tests after it."""
+    opened = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def _page(contexts: list, browser, outside: Outside, url: str):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    contexts.append(context)
     context.route("**/*", outside)
     page = context.new_page()
     page.goto(url)
@@ -119,10 +130,10 @@ def _cell(page, round_: int) -> str:
     return page.locator("[data-testid=results] tr").nth(round_).inner_text()
 
 
-def test_a_class_plays_three_rounds(browser, server, tmp_path):
+def test_a_class_plays_three_rounds(browser, contexts, server, tmp_path):
     base, teacher_url, code = server
     outside = Outside(base)
-    teacher = _page(browser, outside, teacher_url)
+    teacher = _page(contexts, browser, outside, teacher_url)
     teacher.locator("[data-testid=code]").wait_for(timeout=60_000)
     assert teacher.locator("[data-testid=code]").inner_text() == code
     assert f"?code={code}" in teacher.locator("[data-testid=link]").inner_text()
@@ -130,7 +141,7 @@ def test_a_class_plays_three_rounds(browser, server, tmp_path):
     # four teams join through the students' link; a wrong code is refused in one line
     teams = {}
     for role in ("china", "japan", "us", "cambodia"):
-        page = _page(browser, outside, f"{base}?code={code if role != 'us' else 'WRONG1'}")
+        page = _page(contexts, browser, outside, f"{base}?code={code if role != 'us' else 'WRONG1'}")
         page.locator(f"[data-role={role}]").click()
         if role == "us":
             assert "join code: not this class's code" in page.locator("[data-testid=error]").inner_text()
@@ -144,7 +155,7 @@ def test_a_class_plays_three_rounds(browser, server, tmp_path):
     # a team cannot act for another or step: its page has no teacher's controls, and a team token
     # in the teacher's address opens no teacher's page
     assert teams["us"].locator("[data-testid=step]").count() == 0
-    intruder = _page(browser, outside, f"{base}?teacher={token['us']}")
+    intruder = _page(contexts, browser, outside, f"{base}?teacher={token['us']}")
     intruder.locator("[data-testid=error]").wait_for(timeout=30_000)
     assert intruder.locator("[data-testid=step], [data-testid=undo]").count() == 0
 
@@ -163,7 +174,7 @@ def test_a_class_plays_three_rounds(browser, server, tmp_path):
         if n == 2:  # Japan's laptop is closed and opened again: the same team, its choice selected
             url = teams["japan"].url
             teams["japan"].context.close()
-            teams["japan"] = _page(browser, outside, url)
+            teams["japan"] = _page(contexts, browser, outside, url)
             teams["japan"].locator("[data-field=offer] .v-btn--active", has_text="yes").wait_for(
                 timeout=30_000
             )
