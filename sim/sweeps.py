@@ -127,6 +127,16 @@ def default_metric(sc: Scenario) -> str:
 # ---- designs -----------------------------------------------------------------------------------
 
 
+def levels_only_on_a_grid(ranges: list[Range]) -> None:
+    """Refuse a range's N (grid levels) where no grid is made: it would be silently ignored."""
+    for r in ranges:
+        if r.levels is not None:
+            raise HedgesimError(
+                f"--param {r.name}: N (levels) is for `sweep --design grid` only; "
+                f"give {r.name}=LOW:HIGH, and --samples for the number of samples"
+            )
+
+
 def design_rng(seed: int, what: str) -> np.random.Generator:
     """The random numbers of a design: a function of the seed and the design's name only."""
     from sim.noise import stream_key
@@ -141,6 +151,14 @@ def make_design(ranges: list[Range], design: str, samples: int | None, seed: int
     low = np.array([r.low for r in ranges])
     high = np.array([r.high for r in ranges])
     if design == "grid":
+        from sim.limits import MAX_RUNS
+
+        points = math.prod(r.levels or GRID_LEVELS for r in ranges)  # counted before it is built
+        if points > MAX_RUNS:
+            raise HedgesimError(
+                f"--design grid: {' x '.join(str(r.levels or GRID_LEVELS) for r in ranges)} = {points:,} "
+                f"grid points; expected at most {MAX_RUNS:,} (fewer levels N, or --design lhs)"
+            )
         axes = [np.linspace(r.low, r.high, r.levels or GRID_LEVELS) for r in ranges]
         return np.array(list(itertools.product(*axes)), dtype=float).reshape(-1, len(ranges))
     if samples is None or samples < 1:
@@ -479,6 +497,8 @@ def sweep(
     dup = [r.name for r in ranges if [x.name for x in ranges].count(r.name) > 1]
     if dup:
         raise HedgesimError(f"--param {dup[0]}: given twice")
+    if design != "grid":
+        levels_only_on_a_grid(ranges)
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     X = make_design(ranges, design, samples, seed)  # noqa: N806
     return run_design(

@@ -213,6 +213,19 @@ def test_cli_parameters_lists_the_addresses(tmp_path, csp2023):
         ),
         (["sensitivity", CSP, "--param", "inertia=0.1:0.3"], "at least two parameters"),
         (["sweep", CSP, "--param", "inertia=0.1:0.3", "--against", "missing.toml"], "no such file"),
+        (["sweep", CSP, "--design", "grid", "--param", "inertia=0.1:0.3:\u00b2"], "N must be a whole number"),
+        (["sweep", CSP, "--design", "grid", "--param", "inertia=0.1:0.3:99999999999"], "at most 10,000,000"),
+        (
+            ["sweep", CSP, "--design", "grid"]
+            + [
+                x
+                for n in ("inertia", "rivalry", "policy_rate", "aid_noise")
+                for x in ("--param", f"{n}=0:1:100")
+            ],
+            "100,000,000 grid points",
+        ),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3:3"], "N (levels) is for"),
+        (["sensitivity", CSP, "--param", "inertia=0:1:3", "--param", "rivalry=0:2"], "N (levels) is for"),
     ],
 )
 def test_bad_research_input_gives_one_line_and_exit_2(tmp_path, args, fragment):
