@@ -83,6 +83,13 @@ def parse_prior(text: str) -> Prior:
         raise HedgesimError(f"--parameter {name}: expected LOW:HIGH numbers, found {bounds!r}") from None
     if not sep or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise HedgesimError(f"--parameter {name}: expected LOW:HIGH with LOW < HIGH, found {bounds!r}")
+    from sim.parameters import _fields
+
+    valid = {n: (a, b) for n, a, b, _ in _fields(Parameters)}.get(name)
+    if valid is not None and (lo < valid[0] or hi > valid[1]):  # else draws fail one by one, later
+        raise HedgesimError(
+            f"--parameter {name}: {bounds} is outside the valid range {valid[0]:g}..{valid[1]:g}"
+        )
     return Prior(name, lo, hi)
 
 
@@ -233,6 +240,10 @@ def calibrate(
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     priors = priors or [Prior(k, *v) for k, v in DEFAULT_PRIORS.items()]
+    names = [p.name for p in priors]
+    for name in names:
+        if names.count(name) > 1:  # two values of one key would make the parameters file invalid TOML
+            raise HedgesimError(f"--parameter {name}: given twice")
     if not (isinstance(draws, int) and draws >= 2):
         raise HedgesimError(f"--draws: expected a whole number >= 2, found {draws!r}")
     if not 0 < accept <= 1:
@@ -299,16 +310,21 @@ def heldout_errors(
     return pd.DataFrame(rows, columns=["forecast", "rmse"]), umap
 
 
+def check_target(path: Path, force: bool = False) -> None:
+    """Refuse a parameters file to write that is a folder, or that exists (unless ``force``)."""
+    if path.is_dir():
+        raise HedgesimError(f"{path}: is a folder; --out names the parameters file to write (a .toml)")
+    if path.exists() and not force:
+        raise HedgesimError(f"{path}: exists; choose another --out or give --force")
+
+
 def write_parameters(cal: Calibration, path: Path, force: bool = False) -> None:
     """Write the parameters file, atomically; an existing file is kept unless ``force``."""
     import os
     import tempfile
 
     path = Path(path)
-    if path.exists() and not force:
-        raise HedgesimError(f"{path}: exists; choose another --out or give --force")
-    if path.is_dir():
-        raise HedgesimError(f"{path}: is a folder; --out names the parameters file to write")
+    check_target(path, force)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

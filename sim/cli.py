@@ -903,14 +903,13 @@ def calibrate(
     writes a parameters file that a scenario includes with `parameters_file` in [scenario].
     """
     from sim.calibration import calibrate as fit
-    from sim.calibration import parse_prior, write_parameters
+    from sim.calibration import check_target, parse_prior, write_parameters
     from sim.scenario import load_scenario
 
     priors = [parse_prior(p) for p in parameters] or None
     sc = load_scenario(scenario)
     target = out if out is not None else Path(scenario).parent / "parameters" / f"{sc.name}.toml"
-    if target.exists() and not force:
-        raise HedgesimError(f"{target}: exists; choose another --out or give --force")
+    check_target(target, force)
     cal = fit(sc, priors, draws=draws, runs=runs, accept=accept, seed=seed)
     write_parameters(cal, target, force)
     click.echo(cal.text())
