@@ -442,8 +442,17 @@ def run_design(
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     if vs is not None and vs.powers != sc.powers:
         raise HedgesimError(f"--against {vs.source}: other powers than {sc.source} ({vs.powers})")
+    if vs is not None and vs.dates != sc.dates:  # else a metric's date would be another date there
+        raise HedgesimError(
+            f"--against {vs.source}: runs {vs.dates[0]}..{vs.dates[-1]}, {sc.source} runs "
+            f"{sc.dates[0]}..{sc.dates[-1]}; a paired difference needs the same dates"
+        )
     variables = output_names(sc, seed)
     parsed = [parse_metric(t, sc, variables) for t in (metrics or [default_metric(sc)])]
+    texts = [m.text for m in parsed]
+    for t in texts:
+        if texts.count(t) > 1:
+            raise HedgesimError(f"--metric {t}: given twice")
     titles = {i: e.title for i, e in enumerate(sc.events)}
     per_run = all(p.per_run for p in params)
     t0 = time.perf_counter()

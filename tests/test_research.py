@@ -225,6 +225,23 @@ def test_cli_parameters_lists_the_addresses(tmp_path, csp2023):
             "100,000,000 grid points",
         ),
         (["sweep", CSP, "--param", "inertia=0.1:0.3:3"], "N (levels) is for"),
+        (
+            ["sweep", CSP, "--param", "inertia=0.1:0.3", "--against", str(SCENARIOS / "history_2010.toml")],
+            "a paired difference needs the same dates",
+        ),
+        (
+            [
+                "sweep",
+                CSP,
+                "--param",
+                "inertia=0.1:0.3",
+                "--metric",
+                "japan.aid@end",
+                "--metric",
+                "japan.aid@end",
+            ],
+            "--metric japan.aid@end: given twice",
+        ),
         (["sensitivity", CSP, "--param", "inertia=0:1:3", "--param", "rivalry=0:2"], "N (levels) is for"),
     ],
 )
