@@ -225,6 +225,8 @@ def test_cli_parameters_lists_the_addresses(tmp_path, csp2023):
             "100,000,000 grid points",
         ),
         (["sweep", CSP, "--param", "inertia=0.1:0.3:3"], "N (levels) is for"),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "nonsense"], "expected a scheduler address"),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "foo://h:1"], "unknown protocol 'foo'"),
         (
             ["sweep", CSP, "--param", "inertia=0.1:0.3", "--against", str(SCENARIOS / "history_2010.toml")],
             "a paired difference needs the same dates",
