@@ -790,10 +790,6 @@ def discover(folder: Path, condition: str, boxes: int, min_coverage: float) -> N
     click.echo(find_boxes(folder, condition, boxes=boxes, min_coverage=min_coverage).text())
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @main.command()
 @click.argument("scenario", metavar="SCENARIO.toml")
 @click.option(
@@ -914,3 +910,7 @@ def calibrate(
     write_parameters(cal, target, force)
     click.echo(cal.text())
     click.echo(f"Parameters in {target}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
