@@ -537,14 +537,16 @@ def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             required=True,
             metavar="NAME=LOW:HIGH[:N]",
-            help="A parameter and its range, as `hedgesim parameters` names it (N: grid levels). Repeatable.",
+            help="A parameter and its range, as `hedgesim parameters` names it, e.g. inertia=0.1:0.4 "
+            "(N: number of levels, with sweep --design grid only). Repeatable.",
         ),
         click.option(
             "--metric",
             "metrics",
             multiple=True,
             metavar="METRIC",
-            help="An outcome per run: VAR@DATE, VAR@end or 'mean(VAR, FROM..TO)' "
+            help="An outcome per run: VAR@DATE, VAR@end or 'mean(VAR, FROM..TO)', e.g. "
+            "japan.influence@2024Q4; VAR is a variable of a run's summary.csv "
             "(default: <small state>.hedging_index@end). Repeatable.",
         ),
         click.option(
@@ -558,7 +560,8 @@ def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--out",
             type=click.Path(path_type=Path),
-            help="Results folder (default: results/<name>-<what>/<time>/).",
+            help="Results folder (default: a new one under results/<name>-sweep/, or "
+            "results/<name>-sobol/ or -morris/ for sensitivity).",
         ),
         set_option("Change a value of the scenario (and of --against) before the sweep. Repeatable."),
     ]
@@ -766,7 +769,8 @@ def sensitivity(
     "--condition",
     required=True,
     metavar="'METRIC > X'",
-    help="The cases of interest, a sweep's metric against a number: >, >=, < or <=.",
+    help="The cases of interest: one of the sweep's metrics (as given to --metric) against a number "
+    "with >, >=, < or <=, e.g. 'cambodia.hedging_index@end > 0.6'.",
 )
 @click.option(
     "--boxes", type=click.IntRange(1, 10), default=1, show_default=True, help="Boxes to find in turn."
@@ -860,7 +864,13 @@ def check(
     help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
     "(default: weight_reciprocity=0:4 and weight_regime=0:6).",
 )
-@click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
+@click.option(
+    "--draws",
+    type=click.IntRange(2, 100_000),
+    default=600,
+    show_default=True,
+    help="Parameter values drawn from the priors, each run as an ensemble of --runs runs.",
+)
 @click.option(
     "--runs",
     type=click.IntRange(1, 10_000),

@@ -114,7 +114,12 @@ def parse_metric(text: str, sc: Scenario, variables: list[str], label: str = "--
         import difflib
 
         close = difflib.get_close_matches(var, variables, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(variables)} variables)"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else f"; expected one of the {len(variables)} variables, e.g. {', '.join(variables[:3])}"
+            " (all in the variable column of a run's summary.csv)"
+        )
         raise HedgesimError(f"{label} {text}: no variable {var!r}{hint}")
     return Metric(text.strip(), var, first, last)
 
