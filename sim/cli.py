@@ -846,7 +846,7 @@ def check(
             check_figure(report).savefig(tmp / "check.png", dpi=110)
     if not quiet:
         click.echo(report.text())
-        click.echo(f"Table and figure in {folder}")
+        click.echo(f"Table{'' if no_figures else ' and figure'} in {folder}")
     unexpected = [
         r.pattern.name for r in report.results if r.applies and not r.holds and not r.pattern.known_failure
     ]
