@@ -834,6 +834,7 @@ def check(
     sc = overridden(load_scenario(scenario), sets)
     if out is not None:
         check_folder(out, force)
+    check_resources([sc], runs, out, quiet, trajectories=False, figures=not no_figures)
     report = evaluate(sc, runs=runs, seed=seed)
     folder = out if out is not None else default_folder(sc.name, "check")
     command = command_line()
