@@ -246,6 +246,12 @@ def calibrate(
             raise HedgesimError(f"--parameter {name}: given twice")
     if not (isinstance(draws, int) and draws >= 2):
         raise HedgesimError(f"--draws: expected a whole number >= 2, found {draws!r}")
+    from sim.limits import MAX_RUNS
+
+    if isinstance(runs, int) and draws * runs > MAX_RUNS:  # the sweeps' bound: days of computing
+        raise HedgesimError(
+            f"--draws x --runs: expected at most {MAX_RUNS:,} runs in all, found {draws * runs:,}"
+        )
     if not 0 < accept <= 1:
         raise HedgesimError(f"--accept: expected a share in (0, 1], found {accept!r}")
     _check_years(sc, HELDOUT_YEARS[1] if heldout else CALIBRATION_YEARS[1])

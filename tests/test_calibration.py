@@ -207,3 +207,9 @@ def test_calibrate_out_a_folder_says_so_without_force(cli, tmp_path):
     (tmp_path / "p").mkdir()
     res = cli("calibrate", HISTORY, "--draws", "2", "--runs", "1", "--out", tmp_path / "p")
     one_line_error(res, "is a folder")
+
+
+def test_calibrate_refuses_more_runs_than_the_sweeps_do(cli, tmp_path):
+    res = cli("calibrate", HISTORY, "--draws", "100000", "--runs", "1000", "--out", tmp_path / "p.toml")
+    one_line_error(res, "at most 10,000,000 runs in all", "100,000,000")
+    assert not (tmp_path / "p.toml").exists()
