@@ -83,6 +83,13 @@ def parse_prior(text: str) -> Prior:
         raise HedgesimError(f"--parameter {name}: expected LOW:HIGH numbers, found {bounds!r}") from None
     if not sep or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise HedgesimError(f"--parameter {name}: expected LOW:HIGH with LOW < HIGH, found {bounds!r}")
+    from sim.parameters import _fields
+
+    valid = {n: (a, b) for n, a, b, _ in _fields(Parameters)}.get(name)
+    if valid is not None and (lo < valid[0] or hi > valid[1]):  # else draws fail one by one, later
+        raise HedgesimError(
+            f"--parameter {name}: {bounds} is outside the valid range {valid[0]:g}..{valid[1]:g}"
+        )
     return Prior(name, lo, hi)
 
 
@@ -233,8 +240,18 @@ def calibrate(
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     priors = priors or [Prior(k, *v) for k, v in DEFAULT_PRIORS.items()]
+    names = [p.name for p in priors]
+    for name in names:
+        if names.count(name) > 1:  # two values of one key would make the parameters file invalid TOML
+            raise HedgesimError(f"--parameter {name}: given twice")
     if not (isinstance(draws, int) and draws >= 2):
         raise HedgesimError(f"--draws: expected a whole number >= 2, found {draws!r}")
+    from sim.limits import MAX_RUNS
+
+    if isinstance(runs, int) and draws * runs > MAX_RUNS:  # the sweeps' bound: days of computing
+        raise HedgesimError(
+            f"--draws x --runs: expected at most {MAX_RUNS:,} runs in all, found {draws * runs:,}"
+        )
     if not 0 < accept <= 1:
         raise HedgesimError(f"--accept: expected a share in (0, 1], found {accept!r}")
     _check_years(sc, HELDOUT_YEARS[1] if heldout else CALIBRATION_YEARS[1])
@@ -299,16 +316,21 @@ def heldout_errors(
     return pd.DataFrame(rows, columns=["forecast", "rmse"]), umap
 
 
+def check_target(path: Path, force: bool = False) -> None:
+    """Refuse a parameters file to write that is a folder, or that exists (unless ``force``)."""
+    if path.is_dir():
+        raise HedgesimError(f"{path}: is a folder; --out names the parameters file to write (a .toml)")
+    if path.exists() and not force:
+        raise HedgesimError(f"{path}: exists; choose another --out or give --force")
+
+
 def write_parameters(cal: Calibration, path: Path, force: bool = False) -> None:
     """Write the parameters file, atomically; an existing file is kept unless ``force``."""
     import os
     import tempfile
 
     path = Path(path)
-    if path.exists() and not force:
-        raise HedgesimError(f"{path}: exists; choose another --out or give --force")
-    if path.is_dir():
-        raise HedgesimError(f"{path}: is a folder; --out names the parameters file to write")
+    check_target(path, force)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

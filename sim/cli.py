@@ -599,14 +599,16 @@ def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             required=True,
             metavar="NAME=LOW:HIGH[:N]",
-            help="A parameter and its range, as `hedgesim parameters` names it (N: grid levels). Repeatable.",
+            help="A parameter and its range, as `hedgesim parameters` names it, e.g. inertia=0.1:0.4 "
+            "(N: number of levels, with sweep --design grid only). Repeatable.",
         ),
         click.option(
             "--metric",
             "metrics",
             multiple=True,
             metavar="METRIC",
-            help="An outcome per run: VAR@DATE, VAR@end or 'mean(VAR, FROM..TO)' "
+            help="An outcome per run: VAR@DATE, VAR@end or 'mean(VAR, FROM..TO)', e.g. "
+            "japan.influence@2024Q4; VAR is a variable of a run's summary.csv "
             "(default: <small state>.hedging_index@end). Repeatable.",
         ),
         click.option(
@@ -620,7 +622,8 @@ def research_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--out",
             type=click.Path(path_type=Path),
-            help="Results folder (default: results/<name>-<what>/<time>/).",
+            help="Results folder (default: a new one under results/<name>-sweep/, or "
+            "results/<name>-sobol/ or -morris/ for sensitivity).",
         ),
         set_option("Change a value of the scenario (and of --against) before the sweep. Repeatable."),
     ]
@@ -828,7 +831,8 @@ def sensitivity(
     "--condition",
     required=True,
     metavar="'METRIC > X'",
-    help="The cases of interest, a sweep's metric against a number: >, >=, < or <=.",
+    help="The cases of interest: one of the sweep's metrics (as given to --metric) against a number "
+    "with >, >=, < or <=, e.g. 'cambodia.hedging_index@end > 0.6'.",
 )
 @click.option(
     "--boxes", type=click.IntRange(1, 10), default=1, show_default=True, help="Boxes to find in turn."
@@ -850,10 +854,6 @@ def discover(folder: Path, condition: str, boxes: int, min_coverage: float) -> N
     from sim.discovery import discover as find_boxes
 
     click.echo(find_boxes(folder, condition, boxes=boxes, min_coverage=min_coverage).text())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 @main.command()
@@ -896,6 +896,7 @@ def check(
     sc = overridden(load_scenario(scenario), sets)
     if out is not None:
         check_folder(out, force)
+    check_resources([sc], runs, out, quiet, trajectories=False, figures=not no_figures)
     report = evaluate(sc, runs=runs, seed=seed)
     folder = out if out is not None else default_folder(sc.name, "check")
     command = command_line()
@@ -908,7 +909,7 @@ def check(
             check_figure(report).savefig(tmp / "check.png", dpi=110)
     if not quiet:
         click.echo(report.text())
-        click.echo(f"Table and figure in {folder}")
+        click.echo(f"Table{'' if no_figures else ' and figure'} in {folder}")
     unexpected = [
         r.pattern.name for r in report.results if r.applies and not r.holds and not r.pattern.known_failure
     ]
@@ -926,7 +927,13 @@ def check(
     help="A parameter to fit and its uniform prior, e.g. weight_regime=0:3. Repeatable "
     "(default: weight_reciprocity=0:4 and weight_regime=0:6).",
 )
-@click.option("--draws", type=click.IntRange(2, 100_000), default=600, show_default=True, help="Prior draws.")
+@click.option(
+    "--draws",
+    type=click.IntRange(2, 100_000),
+    default=600,
+    show_default=True,
+    help="Parameter values drawn from the priors, each run as an ensemble of --runs runs.",
+)
 @click.option(
     "--runs",
     type=click.IntRange(1, 10_000),
@@ -965,15 +972,18 @@ def calibrate(
     writes a parameters file that a scenario includes with `parameters_file` in [scenario].
     """
     from sim.calibration import calibrate as fit
-    from sim.calibration import parse_prior, write_parameters
+    from sim.calibration import check_target, parse_prior, write_parameters
     from sim.scenario import load_scenario
 
     priors = [parse_prior(p) for p in parameters] or None
     sc = load_scenario(scenario)
     target = out if out is not None else Path(scenario).parent / "parameters" / f"{sc.name}.toml"
-    if target.exists() and not force:
-        raise HedgesimError(f"{target}: exists; choose another --out or give --force")
+    check_target(target, force)
     cal = fit(sc, priors, draws=draws, runs=runs, accept=accept, seed=seed)
     write_parameters(cal, target, force)
     click.echo(cal.text())
     click.echo(f"Parameters in {target}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -33,6 +33,20 @@ def client_for(address: str):  # noqa: ANN201 (distributed.Client, an optional i
         raise HedgesimError(
             "--dask: dask.distributed is not installed; install the extra: pip install 'hedgesim[dask]'"
         ) from None
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+
+    try:  # checked first: a Client made from a malformed address hangs 20 s on exit, then a traceback
+        scheme, where = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown protocol {scheme!r}")
+        if scheme in ("tcp", "tls"):
+            parse_host_port(where)
+    except ValueError as err:
+        raise HedgesimError(
+            f"--dask: expected a scheduler address such as tcp://HOST:8786, found {address!r} ({err})"
+        ) from None
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as err:

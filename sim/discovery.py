@@ -73,8 +73,12 @@ def sweep_table(source: Sweep | str | Path) -> tuple[pd.DataFrame, list[str], li
     if not isinstance(source, str | Path):
         return source.table(), list(source.names), [m.text for m in source.metrics]
     folder = Path(source)
+    if not folder.exists():
+        raise HedgesimError(f"{folder}: no such folder; expected the results folder of hedgesim sweep")
+    if not folder.is_dir():
+        raise HedgesimError(f"{folder}: is not a folder; expected the results folder of hedgesim sweep")
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         table = pd.read_csv(folder / "sweep.csv")
         names = [p["name"] for p in manifest["parameters"]]
         metrics = list(manifest["metrics"])
@@ -82,8 +86,16 @@ def sweep_table(source: Sweep | str | Path) -> tuple[pd.DataFrame, list[str], li
         raise HedgesimError(
             f"{folder}: not a sweep's results folder (no {Path(err.filename).name})"
         ) from None
+    except OSError as err:  # a folder where a file should be, a file that cannot be read
+        name = Path(err.filename).name if err.filename else "its files"
+        raise HedgesimError(f"{folder}: {name} cannot be read ({err.strerror or err})") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise HedgesimError(f"{folder}: the sweep's files cannot be read ({err})") from None
+    for column in [*names, *metrics]:  # a file edited by hand or cut short
+        if not isinstance(column, str) or column not in table.columns:
+            raise HedgesimError(f"{folder / 'sweep.csv'}: no column {column!r}, which manifest.json names")
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            raise HedgesimError(f"{folder / 'sweep.csv'}: column {column!r}: a value is not a number")
     return table, names, metrics
 
 

@@ -153,7 +153,7 @@ def parse_condition(text: str) -> tuple[str, str, float]:
     """``"cambodia.alignment.china@end > 0.6"`` -> (metric, operator, threshold)."""
     import re
 
-    m = re.match(r"^\s*(?P<metric>.+?)\s*(?P<op>>=|<=|>|<)\s*(?P<x>[-+0-9.eE]+)\s*$", text)
+    m = re.match(r"^\s*(?P<metric>\S.*?)\s*(?P<op>>=|<=|>|<)\s*(?P<x>[-+0-9.eE]+)\s*$", text)
     if not m:
         raise HedgesimError(f"--condition {text}: expected METRIC > X (or >=, <, <=)")
     try:

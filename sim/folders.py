@@ -80,6 +80,19 @@ def check_folder(out: Path, force: bool) -> None:
             raise HedgesimError(
                 f"{out}: folder is not empty; choose another --out, or add --force to replace it"
             )
+        if out.is_dir() and force:  # --force replaces a results folder, never the user's own files
+            here, target = Path.cwd().resolve(), out.resolve()
+            if here == target or target in here.parents:
+                raise HedgesimError(
+                    f"{out}: is the working folder or holds it; --force will not replace it; "
+                    "choose another --out"
+                )
+            scenarios = sorted(p.name for p in out.glob("*.toml"))
+            if scenarios:
+                raise HedgesimError(
+                    f"{out}: holds scenario files ({scenarios[0]}); --force replaces only a results "
+                    "folder; choose another --out"
+                )
     except OSError as err:
         raise _cannot(out, err) from None
 

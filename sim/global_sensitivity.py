@@ -260,8 +260,9 @@ def sensitivity(
     ``params`` as for :func:`sim.sweeps.sweep` (``"inertia=0.1:0.4"``); ``samples`` is N, the base
     samples (Sobol', a power of 2) or trajectories (Morris); ``runs`` the replicates per point.
     """
+    from sim.limits import MAX_RUNS
     from sim.parameters import checked_range, lookup, parse_range
-    from sim.sweeps import run_design
+    from sim.sweeps import levels_only_on_a_grid, run_design
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if isinstance(params, dict):
@@ -274,6 +275,11 @@ def sensitivity(
     dup = [n for n in names if names.count(n) > 1]
     if dup:
         raise HedgesimError(f"--param {dup[0]}: given twice")
+    levels_only_on_a_grid(ranges)
+    d = len(ranges)
+    points = samples * ((2 * d + 2 if second_order else d + 2) if method == "sobol" else d + 1)
+    if isinstance(runs, int) and points * runs > MAX_RUNS:  # refused before the design is built
+        raise HedgesimError(f"runs: expected at most {MAX_RUNS:,} in all, found {points * runs:,}")
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     prob = problem(ranges)
     X = sample(prob, method, samples, seed, second_order)  # noqa: N806

@@ -158,7 +158,7 @@ def parse_range(sc: Scenario, text: str, label: str = "--param") -> Range:
         raise HedgesimError(f"{label} {text}: LOW and HIGH must be numbers") from None
     n = None
     if m["n"] is not None:
-        if not m["n"].strip().isdigit() or int(m["n"]) < 2:
+        if not re.fullmatch(r"[0-9]+", m["n"].strip()) or int(m["n"]) < 2:  # ASCII: "²".isdigit()
             raise HedgesimError(f"{label} {text}: N must be a whole number >= 2, found {m['n']!r}")
         n = int(m["n"])
     return checked_range(sc, p, low, high, n, label)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, Vali
 
 from sim.errors import ScenarioError
 from sim.events import SHOCK_ATTRIBUTES, SHOCK_STOCKS, AnyEvent, Context
-from sim.limits import MAX_RUNS, MAX_STEPS
+from sim.limits import MAX_FILE_BYTES, MAX_RUNS, MAX_STEPS
 from sim.quantities import Date, Dist, Number, Uncertain, format_date, found, parse_date
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -544,6 +544,13 @@ def _worst_line(text: str, score: Any) -> tuple[int | None, str | None]:
     return line, key
 
 
+def read_at_most(p: Path, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of a file, or None when it holds more than ``limit`` (never read whole)."""
+    with p.open("rb") as f:
+        data = f.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
 def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any], str, Any]:
     """Raw TOML of a file with what it extends merged in, its text, and a sha256 over all files read."""
     if p.is_dir():
@@ -551,9 +558,13 @@ def _read(p: Path, source: str, seen: tuple[Path, ...]) -> tuple[dict[str, Any],
     if not p.exists():
         raise ScenarioError(source, None, "no such file")
     try:
-        data = p.read_bytes()
+        data = read_at_most(p)
     except OSError as err:
         raise ScenarioError(source, None, f"cannot be read ({err.strerror})") from None
+    if data is None:
+        raise ScenarioError(
+            source, None, f"is larger than {MAX_FILE_BYTES // 2**20} MiB; not a scenario file"
+        )
     if not data.strip():
         raise ScenarioError(source, None, "is empty, expected a scenario with [scenario] and [actors] tables")
     try:
@@ -648,9 +659,23 @@ def _include_parameters(raw: dict[str, Any], p: Path, source: str, text: str, di
         raise ScenarioError(source, key, f"expected a file name, found {found(name)}", where)
     path = p.parent / name
     try:
-        data = path.read_bytes()
-        included = tomllib.loads(data.decode("utf-8"))
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        data = read_at_most(path)
+        if data is None:
+            raise ScenarioError(
+                source,
+                key,
+                f"{name} is larger than {MAX_FILE_BYTES // 2**20} MiB; not a parameters file",
+                where,
+            )
+        if not data.strip():
+            raise ScenarioError(source, key, f"{name} is empty, expected a [parameters] table", where)
+        included_text = data.decode("utf-8")
+        included = tomllib.loads(included_text)
+    except IsADirectoryError:
+        raise ScenarioError(
+            source, key, f"{name} is a folder, expected a parameters .toml file", where
+        ) from None
+    except (FileNotFoundError, NotADirectoryError):
         raise ScenarioError(source, key, f"no such parameters file {name!r}", where) from None
     except OSError as err:
         raise ScenarioError(source, key, f"{name} cannot be read ({err.strerror or err})", where) from None
@@ -667,6 +692,15 @@ def _include_parameters(raw: dict[str, Any], p: Path, source: str, text: str, di
     params = included.get("parameters", {})
     if not isinstance(params, dict):
         raise ScenarioError(source, key, f"{name}: expected a [parameters] table", where)
+    try:  # checked here too, so that a bad value is found in the file that holds it
+        Parameters.model_validate(params, strict=True)
+    except ValidationError as err:
+        e = err.errors()[0]
+        bad, problem = _describe({**e, "loc": ("parameters", *e["loc"])}, {"parameters": params})
+        line = _line_of(included_text, bad)
+        raise ScenarioError(
+            source, key, f"{name}{f':{line}' if line else ''}: {bad}: {problem}", where
+        ) from None
     own = raw.get("parameters", {})
     raw["parameters"] = {**params, **own} if isinstance(own, dict) else own
     digest.update(data)

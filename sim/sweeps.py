@@ -114,7 +114,12 @@ def parse_metric(text: str, sc: Scenario, variables: list[str], label: str = "--
         import difflib
 
         close = difflib.get_close_matches(var, variables, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(variables)} variables)"
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else f"; expected one of the {len(variables)} variables, e.g. {', '.join(variables[:3])}"
+            " (all in the variable column of a run's summary.csv)"
+        )
         raise HedgesimError(f"{label} {text}: no variable {var!r}{hint}")
     return Metric(text.strip(), var, first, last)
 
@@ -125,6 +130,16 @@ def default_metric(sc: Scenario) -> str:
 
 
 # ---- designs -----------------------------------------------------------------------------------
+
+
+def levels_only_on_a_grid(ranges: list[Range]) -> None:
+    """Refuse a range's N (grid levels) where no grid is made: it would be silently ignored."""
+    for r in ranges:
+        if r.levels is not None:
+            raise HedgesimError(
+                f"--param {r.name}: N (levels) is for `sweep --design grid` only; "
+                f"give {r.name}=LOW:HIGH, and --samples for the number of samples"
+            )
 
 
 def design_rng(seed: int, what: str) -> np.random.Generator:
@@ -141,6 +156,14 @@ def make_design(ranges: list[Range], design: str, samples: int | None, seed: int
     low = np.array([r.low for r in ranges])
     high = np.array([r.high for r in ranges])
     if design == "grid":
+        from sim.limits import MAX_RUNS
+
+        points = math.prod(r.levels or GRID_LEVELS for r in ranges)  # counted before it is built
+        if points > MAX_RUNS:
+            raise HedgesimError(
+                f"--design grid: {' x '.join(str(r.levels or GRID_LEVELS) for r in ranges)} = {points:,} "
+                f"grid points; expected at most {MAX_RUNS:,} (fewer levels N, or --design lhs)"
+            )
         axes = [np.linspace(r.low, r.high, r.levels or GRID_LEVELS) for r in ranges]
         return np.array(list(itertools.product(*axes)), dtype=float).reshape(-1, len(ranges))
     if samples is None or samples < 1:
@@ -164,12 +187,12 @@ def make_design(ranges: list[Range], design: str, samples: int | None, seed: int
 
 @dataclass
 class Job:
-    """What every chunk needs: the scenarios of each group of runs, the metrics and the design.
+    """What every chunk needs: the scenario of each group of runs, the metrics and the design.
 
     Runs are numbered k = s * R + r (sample s, replicate r) for the split only; run k is run r of
     the scenario. A group is a range of k that one scenario serves: the whole sweep when only
     per-run values vary (``X`` then holds them, column j for ``names[j]``), else one group per
-    sample.
+    sample (``fixed`` then holds them, and the group's scenario is made in :func:`evaluate`).
     """
 
     scenarios: list[Scenario]
@@ -180,6 +203,10 @@ class Job:
     names: list[str]
     X: np.ndarray | None  # noqa: N815
     titles: dict[int, str]
+    #: With one scenario per sample: row g holds sample g's values of ``names``; group g's scenario
+    #: is made from ``scenarios[0]`` where its runs are stepped, so that a design of a million
+    #: samples is not a million scenarios (7 ms and 40 kB each) built before the first run.
+    fixed: np.ndarray | None = None
 
 
 def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
@@ -189,7 +216,12 @@ def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
     g = bisect.bisect_right(job.starts, start) - 1
     k = np.arange(start, stop, dtype=np.int64)
     runs = k % job.replicates
-    spec, vs = job.scenarios[g], job.against[g]
+    if job.fixed is not None:
+        values = {n: float(x) for n, x in zip(job.names, job.fixed[g], strict=True)}
+        spec = with_values(job.scenarios[0], values)
+        vs = with_values(job.against[0], values, job.titles) if job.against[0] is not None else None
+    else:
+        spec, vs = job.scenarios[g], job.against[g]
     if job.X is not None:
         rows = job.X[k // job.replicates]
         values = {n: PerRun(values=rows[:, j].copy()) for j, n in enumerate(job.names)}
@@ -424,21 +456,32 @@ def run_design(
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     if vs is not None and vs.powers != sc.powers:
         raise HedgesimError(f"--against {vs.source}: other powers than {sc.source} ({vs.powers})")
+    if vs is not None and vs.dates != sc.dates:  # else a metric's date would be another date there
+        raise HedgesimError(
+            f"--against {vs.source}: runs {vs.dates[0]}..{vs.dates[-1]}, {sc.source} runs "
+            f"{sc.dates[0]}..{sc.dates[-1]}; a paired difference needs the same dates"
+        )
     variables = output_names(sc, seed)
     parsed = [parse_metric(t, sc, variables) for t in (metrics or [default_metric(sc)])]
+    texts = [m.text for m in parsed]
+    for t in texts:
+        if texts.count(t) > 1:
+            raise HedgesimError(f"--metric {t}: given twice")
     titles = {i: e.title for i, e in enumerate(sc.events)}
     per_run = all(p.per_run for p in params)
     t0 = time.perf_counter()
+    fixed = None
     if per_run:
         specs, againsts, starts, matrix = [sc], [vs], [0], X
-    else:  # fixed numbers in the model: one scenario per sample
-        specs, againsts, matrix = [], [], None
-        for row in X:
-            values = {p.name: float(x) for p, x in zip(params, row, strict=True)}
-            specs.append(with_values(sc, values))
-            againsts.append(with_values(vs, values, titles) if vs is not None else None)
+    else:  # fixed numbers in the model: one scenario per sample, made where it runs
+        specs, againsts, matrix, fixed = [sc], [vs], None, X
         starts = [s * replicates for s in range(X.shape[0])]
-    job = Job(specs, againsts, starts, parsed, replicates, [p.name for p in params], matrix, titles)
+        if X.shape[0]:  # the first sample's scenario now: a value the file's checks refuse fails here
+            first = {p.name: float(x) for p, x in zip(params, X[0], strict=True)}
+            with_values(sc, first)
+            if vs is not None:
+                with_values(vs, first, titles)
+    job = Job(specs, againsts, starts, parsed, replicates, [p.name for p in params], matrix, titles, fixed)
     y = compute(
         job, seed, total, workers=workers, dask=dask, chunk_size=chunk_size, progress=progress, label=sc.name
     )
@@ -479,6 +522,8 @@ def sweep(
     dup = [r.name for r in ranges if [x.name for x in ranges].count(r.name) > 1]
     if dup:
         raise HedgesimError(f"--param {dup[0]}: given twice")
+    if design != "grid":
+        levels_only_on_a_grid(ranges)
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     X = make_design(ranges, design, samples, seed)  # noqa: N806
     return run_design(

@@ -199,10 +199,14 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "locked.toml"
     path.write_text(FLAGSHIP)
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied")
+    opened = Path.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
     res = run_cli(["run", str(path)], tmp_path)
     assert res.exit_code == 2 and "cannot be read (Permission denied)" in res.output
 
@@ -326,3 +330,18 @@ def test_full_disk_while_writing_gives_one_line_and_leaves_nothing(
         or res.leftovers == ["results"]
         and not any((tmp_path / "work/results").rglob("*.*"))
     )
+
+
+@pytest.mark.parametrize("what", ["huge", "endless"])
+def test_a_file_too_large_to_be_a_scenario_is_refused_unread(tmp_path, what):
+    """A file of megabytes (or a device that never ends) is not read whole into memory."""
+    if what == "endless":
+        if not os.path.exists("/dev/zero"):
+            pytest.skip("no /dev/zero")
+        path = "/dev/zero"
+    else:
+        path = tmp_path / "huge.toml"
+        path.write_text(FLAGSHIP + "# filler\n" * 600_000)
+    res = run_cli(["describe", str(path)], tmp_path)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and str(path) in res.output and "larger than" in res.output

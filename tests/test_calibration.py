@@ -104,12 +104,21 @@ def test_a_scenario_includes_a_parameters_file(tmp_path):
         (None, ["parameters_file", "no such parameters file"]),
         ("[parameters\n", ["parameters_file", "TOML syntax error"]),
         ("[actors.x]\nrole = 1\n", ["parameters_file", "only a [parameters] table", "[actors]"]),
-        ("[parameters]\nweight_regime = -1\n", ["parameters.weight_regime"]),
-        ("[parameters]\nweight_regim = 1\n", ["weight_regim"]),
+        ("[parameters]\nweight_regime = -1\n", ["fit.toml:2: parameters.weight_regime", "from 0 to 200"]),
+        ("[parameters]\nweight_regim = 1\n", ["fit.toml:2: parameters.weight_regim", "unknown key"]),
+        ('[parameters]\ninertia = "0.2"\n', ["fit.toml:2: parameters.inertia", '"0.2"']),
+        ("", ["fit.toml", "is empty"]),
+        (b"\xff\xfe\x00junk", ["fit.toml is not UTF-8 text"]),
+        ("# filler\n" * 600_000, ["fit.toml", "larger than"]),
+        ("folder", ["fit.toml is a folder"]),
     ],
 )
 def test_a_bad_parameters_file_is_one_line(tmp_path, content, words):
-    if content is not None:
+    if content == "folder":
+        (tmp_path / "fit.toml").mkdir()
+    elif isinstance(content, bytes):
+        (tmp_path / "fit.toml").write_bytes(content)
+    elif content is not None:
         (tmp_path / "fit.toml").write_text(content)
     (tmp_path / "cal.toml").write_text(
         (SCENARIOS / "csp2023.toml")
@@ -143,6 +152,8 @@ def test_the_calibrated_history_scenario_uses_its_parameters_file():
         ("nope=0:1", ["'nope'"]),
         ("inertia=1:0", ["LOW < HIGH"]),
         ("inertia=a:b", ["numbers"]),
+        ("weight_regime=-5:3", ["weight_regime", "-5:3", "valid range 0..200"]),
+        ("inertia=0:2", ["inertia", "valid range 0..1"]),
     ],
 )
 def test_bad_priors_are_one_line(text, words):
@@ -171,3 +182,34 @@ def test_a_file_opened_in_the_dashboard_cannot_include_a_parameters_file_but_may
         )
     sc = load_text("mine.toml", '[scenario]\nextends = "history_1999_calibrated.toml"\nname = "mine"\n')
     assert sc.parameters == sim.load_scenario(SCENARIOS / "history_1999_calibrated.toml").parameters
+
+
+def test_a_parameter_fitted_twice_is_refused_before_any_run(cli, tmp_path):
+    res = cli(
+        "calibrate",
+        HISTORY,
+        "--parameter",
+        "weight_regime=0:3",
+        "--parameter",
+        "weight_regime=1:2",
+        "--draws",
+        "2",
+        "--runs",
+        "1",
+        "--out",
+        tmp_path / "p.toml",
+    )
+    one_line_error(res, "--parameter weight_regime", "given twice")
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_calibrate_out_a_folder_says_so_without_force(cli, tmp_path):
+    (tmp_path / "p").mkdir()
+    res = cli("calibrate", HISTORY, "--draws", "2", "--runs", "1", "--out", tmp_path / "p")
+    one_line_error(res, "is a folder")
+
+
+def test_calibrate_refuses_more_runs_than_the_sweeps_do(cli, tmp_path):
+    res = cli("calibrate", HISTORY, "--draws", "100000", "--runs", "1000", "--out", tmp_path / "p.toml")
+    one_line_error(res, "at most 10,000,000 runs in all", "100,000,000")
+    assert not (tmp_path / "p.toml").exists()

@@ -104,3 +104,10 @@ def test_a_bad_data_file_is_one_line_and_exit_code_2(cli, tmp_path, monkeypatch,
     out = tmp_path / "chk"
     one_line_error(cli("check", SCENARIOS / "history_1999.toml", "--runs", "2", "--out", out), *words)
     assert not out.exists()
+
+
+def test_a_scenario_without_the_case_s_powers_is_told_so_not_given_years():
+    from sim.patterns import evaluate
+
+    report = evaluate(sim.load_scenario(SCENARIOS / "ruritania.toml"), runs=2, seed=1)
+    assert {r.reason for r in report.results} == {"needs China, Japan and the US"}

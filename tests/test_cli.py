@@ -155,6 +155,15 @@ def test_help_is_quick_because_imports_are_lazy():
     assert out.strip() == "[]"
 
 
+def test_python_m_sim_cli_knows_every_command():
+    """`python -m sim.cli` runs main() after every command is defined, not part way down the file."""
+    out = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == set(main.commands), sorted(set(main.commands) ^ listed)
+
+
 def test_bad_options_exit_2(tmp_path):
     assert invoke("run", CSP, "--runs", "0").exit_code == 2
     assert invoke("run", CSP, "--format", "xls").exit_code == 2

@@ -85,3 +85,52 @@ def test_no_box_when_every_sample_or_none_is_a_case(csp2023, condition):
     sw = run_design(csp2023, ["inertia"], [[0.1], [0.3]], replicates=1, seed=1)
     found = discover(sw, condition)
     assert found.boxes == [] and found.cases in (0, 2)
+
+
+def _broken(folder):
+    """The ways a sweep's folder can be damaged or not be one, each with its expected words."""
+    return {
+        "a file": (lambda f: f.write_text("x"), ["is not a folder"]),
+        "missing": (lambda f: None, ["no such folder"]),
+        "no metric column": (
+            lambda f: (
+                pd.read_csv(planted(f, 20) / "sweep.csv")
+                .drop(columns="y@end")
+                .to_csv(f / "sweep.csv", index=False)
+            ),
+            ["sweep.csv", "no column 'y@end'"],
+        ),
+        "no parameter column": (
+            lambda f: (
+                pd.read_csv(planted(f, 20) / "sweep.csv")
+                .drop(columns="b")
+                .to_csv(f / "sweep.csv", index=False)
+            ),
+            ["sweep.csv", "no column 'b'"],
+        ),
+        "text in a column": (
+            lambda f: (planted(f, 20) / "sweep.csv").write_text("sample,a,b,c,y@end\n0,0.1,0.2,0.3,lots\n"),
+            ["sweep.csv", "y@end", "not a number"],
+        ),
+        "sweep.csv a folder": (
+            lambda f: ((planted(f, 20) / "sweep.csv").unlink(), (f / "sweep.csv").mkdir()),
+            ["sweep.csv", "cannot be read"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_broken(None)))
+def test_a_folder_that_is_not_a_sweep_is_one_line(tmp_path, case):
+    folder = tmp_path / "sw"
+    make, words = _broken(folder)[case]
+    make(folder)
+    res = run_cli(["discover", str(folder), "--condition", "y@end > 0.5"], tmp_path)
+    lines = res.output.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert str(folder) in lines[0] and all(w in lines[0] for w in words), res.output
+
+
+@pytest.mark.parametrize("condition", [" > 0.5", "> 0.5"])
+def test_a_condition_without_a_metric_is_one_line(tmp_path, condition):
+    res = run_cli(["discover", str(planted(tmp_path / "sw", 20)), "--condition", condition], tmp_path)
+    assert res.exit_code == 2 and "expected METRIC > X" in res.output, res.output

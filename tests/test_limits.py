@@ -133,6 +133,15 @@ def test_compare_is_checked_for_all_its_ensembles(tmp_path, monkeypatch, no_work
     assert res.exit_code == 2 and "of memory" in res.output and not (tmp_path / "o").exists(), res.output
 
 
+def test_check_is_checked_before_its_ensemble(tmp_path, monkeypatch, no_work):
+    import sim.resources
+
+    monkeypatch.setattr(sim.resources, "available_memory", lambda: 400 * 2**20)
+    res = CliRunner().invoke(main, ["check", CSP, "--runs", "9000000", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "of memory" in res.output and not (tmp_path / "o").exists(), res.output
+
+
 def test_long_jobs_say_how_long_they_will_take(tmp_path, monkeypatch, no_work):
     import sim.resources
 

@@ -457,3 +457,98 @@ def test_random_set_values_give_one_line(settings_, tmp_path_factory):
     for key, value in settings_:
         args += ["--set", f"{key}={value}"]
     _one_line_or_ok(CliRunner().invoke(main, args))
+
+
+# ---- the research commands' small languages: --param, --metric, --condition, --parameter ---------
+
+#: Pieces of the texts a user types, real and broken: names, numbers of every spelling, operators.
+_PIECES = st.sampled_from(
+    [
+        "inertia",
+        "parameters.inertia",
+        "events[3].magnitude",
+        "events[-1].x",
+        "actors.japan.budget",
+        "tension.china-us",
+        "cambodia.hedging_index",
+        "japan.influence",
+        "mean(",
+        ")",
+        "@",
+        "@end",
+        "@2023Q3",
+        "@2099Q1",
+        "@2020Q9",
+        "..",
+        ",",
+        "=",
+        ":",
+        ">",
+        ">=",
+        "<",
+        " ",
+        "0",
+        "0.1",
+        "-1",
+        "1e999",
+        "nan",
+        "inf",
+        "\u00b2",
+        "\u0663",
+        "99999999999",
+        "1_000",
+        "0x10",
+        "\n",
+        "\x00",
+    ]
+)
+_TYPED = st.lists(_PIECES | TEXT, min_size=0, max_size=8).map("".join)
+
+
+@functools.cache
+def _flagship() -> Scenario:
+    return sim.load_scenario(SCENARIOS / "csp2023.toml")
+
+
+def _one_line_or_value(parse, text):
+    from sim.errors import HedgesimError
+
+    try:
+        return parse(text)
+    except HedgesimError as err:
+        assert "\n" not in str(err) and str(err).strip(), repr(str(err))
+        return None
+
+
+@given(text=_TYPED)
+def test_random_param_texts_give_a_range_or_one_line(text):
+    from sim.parameters import parse_range
+
+    r = _one_line_or_value(lambda t: parse_range(_flagship(), t), text)
+    if r is not None:
+        assert r.parameter.low <= r.low < r.high <= r.parameter.high
+        assert r.levels is None or r.levels >= 2
+
+
+@given(text=_TYPED)
+def test_random_metric_texts_give_a_metric_or_one_line(text):
+    from sim.chunks import output_names
+    from sim.sweeps import parse_metric
+
+    sc = _flagship()
+    m = _one_line_or_value(lambda t: parse_metric(t, sc, output_names(sc, 1)), text)
+    if m is not None:
+        assert 0 <= m.first <= m.last < len(sc.dates)
+
+
+@given(text=_TYPED)
+def test_random_conditions_and_priors_give_a_value_or_one_line(text):
+    from sim.calibration import parse_prior
+    from sim.ema import parse_condition
+
+    c = _one_line_or_value(parse_condition, text)
+    if c is not None:
+        assert c[0].strip() and np.isfinite(c[2])
+    p = _one_line_or_value(parse_prior, text)
+    if p is not None:
+        assert p.low < p.high

@@ -60,6 +60,28 @@ def test_per_run_values_give_what_one_scenario_per_sample_gives(csp2023):
         sim.run(with_values(csp2023, {"inertia": PerRun(values=np.full(3, 0.3))}), runs=2, seed=5)
 
 
+def test_a_design_over_actor_values_makes_each_sample_s_scenario_where_it_runs(csp2023, monkeypatch):
+    """Sample s runs with its own values; the scenarios are not all built before the first run (a
+    design of a million samples would have taken hours and tens of GB first)."""
+    import sim.sweeps
+
+    names, X = (
+        ["actors.japan.budget", "tension.china-us"],
+        np.array([[50.0, 0.2], [300.0, 0.7], [120.0, 0.4]]),
+    )
+    sw = run_design(csp2023, names, X, ["japan.influence@end"], replicates=2, seed=3, chunk_size=1)
+    for s, row in enumerate(X):
+        alone = sim.run(csp2023.with_overrides(dict(zip(names, row, strict=True))), runs=2, seed=3)
+        np.testing.assert_array_equal(sw.Y[0, s], alone.final("japan.influence"))
+    made = []
+    real = sim.sweeps.with_values
+    monkeypatch.setattr(sim.sweeps, "with_values", lambda *a, **k: made.append(1) or real(*a, **k))
+    monkeypatch.setattr(sim.sweeps, "compute", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        run_design(csp2023, names[:1], np.linspace(1, 400, 10_000)[:, None], replicates=1, seed=3)
+    assert len(made) <= 1
+
+
 def test_same_tables_whatever_the_chunks(csp2023, tmp_path):
     from sim.research_outputs import write_sweep_into
 
@@ -213,6 +235,38 @@ def test_cli_parameters_lists_the_addresses(tmp_path, csp2023):
         ),
         (["sensitivity", CSP, "--param", "inertia=0.1:0.3"], "at least two parameters"),
         (["sweep", CSP, "--param", "inertia=0.1:0.3", "--against", "missing.toml"], "no such file"),
+        (["sweep", CSP, "--design", "grid", "--param", "inertia=0.1:0.3:\u00b2"], "N must be a whole number"),
+        (["sweep", CSP, "--design", "grid", "--param", "inertia=0.1:0.3:99999999999"], "at most 10,000,000"),
+        (
+            ["sweep", CSP, "--design", "grid"]
+            + [
+                x
+                for n in ("inertia", "rivalry", "policy_rate", "aid_noise")
+                for x in ("--param", f"{n}=0:1:100")
+            ],
+            "100,000,000 grid points",
+        ),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3:3"], "N (levels) is for"),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "nonsense"], "expected a scheduler address"),
+        (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "foo://h:1"], "unknown protocol 'foo'"),
+        (
+            ["sweep", CSP, "--param", "inertia=0.1:0.3", "--against", str(SCENARIOS / "history_2010.toml")],
+            "a paired difference needs the same dates",
+        ),
+        (
+            [
+                "sweep",
+                CSP,
+                "--param",
+                "inertia=0.1:0.3",
+                "--metric",
+                "japan.aid@end",
+                "--metric",
+                "japan.aid@end",
+            ],
+            "--metric japan.aid@end: given twice",
+        ),
+        (["sensitivity", CSP, "--param", "inertia=0:1:3", "--param", "rivalry=0:2"], "N (levels) is for"),
     ],
 )
 def test_bad_research_input_gives_one_line_and_exit_2(tmp_path, args, fragment):

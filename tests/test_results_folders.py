@@ -209,3 +209,27 @@ def test_a_large_comparison_keeps_its_runs_in_its_staging_folder(tmp_path, monke
         "summary.csv",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("where", ["the scenario's folder", "the working folder", "a parent of it"])
+def test_force_never_replaces_the_inputs_or_the_working_folder(tmp_path, monkeypatch, command, where):
+    """--force replaces a results folder; a folder holding scenario files, or the one the command
+    runs in, is refused in one line and kept as it was."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "csp2023.toml").write_text(Path(CSP).read_text())
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    out = {"the scenario's folder": work, "the working folder": Path("."), "a parent of it": tmp_path}[where]
+    args = (
+        ["--param", "inertia=0.1:0.3", "--samples", "2", "--runs", "1"]
+        if command == "sweep"
+        else ["--runs", "2"]
+    )
+    res = CliRunner().invoke(
+        main, [command, "csp2023.toml", *args, "-q", "--no-figures", "--out", str(out), "--force"]
+    )
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "--force" in res.output and str(out) in res.output, res.output
+    assert sorted(p.name for p in work.iterdir()) == ["csp2023.toml", "notes.txt"]
