@@ -22,12 +22,12 @@ dashboard: $(STAMP)
 	$(VENV)/bin/hedgesim dashboard
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto
 	scripts/test-pythons
 
 # The fast part: no browser, no notebooks, no Dask cluster, no long ensembles (pytest markers).
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "not slow and not browser"
+	$(VENV)/bin/python -m pytest -q -n auto -m "not slow and not browser"
 
 test-pythons: $(STAMP)
 	scripts/test-pythons
