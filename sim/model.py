@@ -62,6 +62,18 @@ if TYPE_CHECKING:
 
 #: The ways to compute a step: the compiled kernel (default) and the agents' numpy methods.
 ENGINES = ("kernel", "numpy")
+
+
+def default_engine() -> str:
+    """The engine of a model built without one: ``HEDGESIM_ENGINE`` if set, else "kernel"."""
+    from sim.errors import HedgesimError
+
+    engine = os.environ.get("HEDGESIM_ENGINE") or "kernel"
+    if engine not in ENGINES:
+        raise HedgesimError(f"HEDGESIM_ENGINE: expected {' or '.join(ENGINES)}, found {engine!r}")
+    return engine
+
+
 #: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
 CHANNELS = {
     "aid_credibility": CREDIBILITY_CHANNEL,
@@ -187,7 +199,7 @@ class HedgingModel(mesa.Model):
         engine: str | None = None,
     ):
         super().__init__(rng=seed)
-        self.engine = engine or os.environ.get("HEDGESIM_ENGINE") or "kernel"
+        self.engine = engine or default_engine()
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         self.spec, self.seed = spec, seed

@@ -24,7 +24,8 @@ def invoke(*args):
 
 
 @pytest.mark.slow
-def test_run_writes_the_results_folder(tmp_path):
+def test_run_writes_the_results_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("HEDGESIM_ENGINE", raising=False)
     out = tmp_path / "r"
     res = invoke("run", CSP, "--runs", "40", "--out", str(out))
     assert res.exit_code == 0, res.output
@@ -40,7 +41,8 @@ def test_run_writes_the_results_folder(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"] == 40 and manifest["seed"] == 20231216 and manifest["seed_origin"] == "scenario"
     assert manifest["scenario"]["sha256"] == sim.load_scenario(CSP).sha256
-    assert set(manifest["versions"]) >= {"hedgesim", "mesa", "numpy", "python"}
+    assert set(manifest["versions"]) >= {"hedgesim", "mesa", "numpy", "numba", "python"}
+    assert manifest["versions"]["engine"] == "kernel"  # the default engine, recorded
     assert manifest["command"].startswith("hedgesim run")
     assert manifest["dates"][0] == "2020Q1" and manifest["dates"][-1] == "2026Q4"
 
@@ -229,3 +231,11 @@ def test_a_bad_command_line_gives_one_line(args, words):
     assert res.output.count("\n") == 1 and "Usage" not in res.output, res.output
     for word in words:
         assert word in res.output, res.output
+
+
+def test_a_bad_engine_in_the_environment_gives_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEDGESIM_ENGINE", "fast")
+    res = invoke("run", CSP, "--runs", "2", "--out", str(tmp_path / "r"), "--no-figures")
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "HEDGESIM_ENGINE: expected kernel or numpy, found 'fast'" in res.output
+    assert not (tmp_path / "r").exists()
