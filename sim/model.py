@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -157,6 +158,7 @@ class Holds:
 #: The largest record buffer a process keeps for its next model (:func:`record_buffer`).
 SPARE_BYTES = 512 * 2**20
 _spare: list[np.ndarray] = []  # at most one buffer
+_spare_lock = threading.Lock()  # models built at once in threads (the dashboard's sessions, the classroom)
 
 
 def record_buffer(shape: tuple[int, ...]) -> np.ndarray:
@@ -169,12 +171,13 @@ def record_buffer(shape: tuple[int, ...]) -> np.ndarray:
     no array (the record, a view of it, an ensemble's data) refers to it.
     """
     need = int(np.prod(shape))
-    if _spare and _spare[0].size >= need and sys.getrefcount(_spare[0]) == 2:  # the list, the call
-        return _spare[0][:need].reshape(shape)
-    buffer = np.empty(need)
-    if buffer.nbytes <= SPARE_BYTES and not (_spare and sys.getrefcount(_spare[0]) > 2):
-        _spare[:] = [buffer]
-    return buffer.reshape(shape)
+    with _spare_lock:  # between the check and the view, another thread could take the same buffer
+        if _spare and _spare[0].size >= need and sys.getrefcount(_spare[0]) == 2:  # the list, the call
+            return _spare[0][:need].reshape(shape)
+        buffer = np.empty(need)
+        if buffer.nbytes <= SPARE_BYTES and not (_spare and sys.getrefcount(_spare[0]) > 2):
+            _spare[:] = [buffer]
+        return buffer.reshape(shape)
 
 
 class HedgingModel(mesa.Model):

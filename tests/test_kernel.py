@@ -198,3 +198,36 @@ def test_one_step_from_random_valid_states_agrees_to_the_bit(csp2023, decisions)
     np.testing.assert_allclose(fast.record[loose, 1], ref.record[loose, 1], rtol=EXP_RTOL, atol=1e-15)
     # the policies moved (so the decisions were compared, not only copied)
     assert not np.array_equal(ref.state.policy, ref._next.policy)
+
+
+def test_models_built_at_once_in_threads_never_share_a_record_buffer():
+    """The dashboard's sessions and the classroom build models in threads: a reused record buffer
+    must go to one of them only (without the lock in record_buffer, two threads took the same one)."""
+    import sys
+    import threading
+    import time
+
+    from sim.model import record_buffer
+
+    shared = []
+
+    def work(k):
+        for _ in range(2000):
+            buf = record_buffer((4, 8))
+            buf[...] = k
+            time.sleep(0)  # let another thread in while this one holds the buffer
+            if not (buf == k).all():
+                shared.append(k)
+            del buf
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not shared
