@@ -41,8 +41,12 @@ def play(game: Game, *moves: tuple[str, dict]) -> None:
 def test_join_gives_one_token_per_team_and_refuses_bad_codes(csp):
     game, _ = new_game(csp)
     token = game.join(game.join_code.lower(), "japan")
-    assert game.join(game.join_code, "japan") == token  # a second laptop joins the same team
     assert game.role_of(token) == "japan"
+    game.submit(token, {"aid": 1.25})
+    # nobody joins a team already joined: another team's student would read and replace its choice
+    with pytest.raises(GameError, match="Japan has joined already; open your team's link"):
+        game.join(game.join_code, "japan")
+    assert game.submissions["japan"].aid == 1.25
     with pytest.raises(GameError, match="join code"):
         game.join("WRONG1", "china")
     with pytest.raises(GameError, match="unknown team 'france'"):
@@ -258,3 +262,21 @@ def test_a_teams_choice_is_hidden_from_the_others_until_the_round_closes(csp):
     assert game.role_of(us) == "us" and game.last_choice("us") is None
     play(game, (us, {}))
     assert game.briefing("us") != seen[0] and game.rounds[0].choices["japan"].offer
+
+
+def test_a_choice_sent_as_its_round_closes_does_not_count_for_the_next(csp):
+    game, _ = new_game(csp)
+    tokens = {r: game.join(game.join_code, r) for r in game.roles}
+    play(game, *((token, {}) for token in tokens.values()))  # round 1 closes
+    with pytest.raises(GameError, match="round 1 has closed; choose again for round 2"):
+        game.submit(tokens["japan"], {"aid": 0.5}, 1)  # the page still showed round 1
+    assert "japan" not in game.submissions
+    assert game.submit(tokens["japan"], {"aid": 0.5}, 2).aid == 0.5
+
+
+def test_the_teachers_aid_shock_halves_the_powers_aid(csp):
+    game, _ = new_game(csp)
+    ev = game.inject(game.teacher_token, {"kind": "aid", "power": "china"})
+    assert ev["scale"] == 0.5 and "aid halved (China)" in ev["title"]
+    sized = game.inject(game.teacher_token, {"kind": "aid", "power": "us", "scale": 1.5})
+    assert sized["scale"] == 1.5 and "aid (United States)" in sized["title"]

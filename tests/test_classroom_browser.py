@@ -151,6 +151,11 @@ def test_a_class_plays_three_rounds(browser, contexts, server, tmp_path):
         assert "team=" in page.url
         teams[role] = page
     token = {r: p.url.split("team=")[1] for r, p in teams.items()}
+    # a team joined is closed to the code: another student cannot take it over and read its choice
+    late = _page(contexts, browser, outside, f"{base}?code={code}")
+    late.locator("[data-role=china]").wait_for(timeout=30_000)
+    assert late.locator("[data-role=china]").is_disabled()
+    assert f"team={token['china']}" in teams["china"].locator("[data-testid=team-link]").inner_text()
 
     # a team cannot act for another or step: its page has no teacher's controls, and a team token
     # in the teacher's address opens no teacher's page

@@ -111,12 +111,13 @@ def JoinPage(game: Game, code: str, bad: bool):
     solara.Text("Pick your team:", style="font-weight: 600")
     with solara.Row(gap="8px"):
         for role in game.roles:
-            taken = " (joined)" if role in game.seats else ""
+            taken = role in game.seats  # a joined team is entered by its own link, not by the code
             solara.Button(
-                f"{game.names[role]}{taken}",
+                f"{game.names[role]}{' (joined)' if taken else ''}",
                 on_click=lambda role=role: join(role),
                 color="#26384d",
-                dark=True,
+                dark=not taken,
+                disabled=taken,
                 attributes={"data-role": role},
             )
     if error:
@@ -132,6 +133,13 @@ def TeamPage(game: Game, token: str, version: int):
     message, set_message = solara.use_state((0, "", ""))
     brief = solara.use_memo(lambda: game.briefing(role), [version])
     solara.HTML(tag="h1", unsafe_innerHTML=f"{_e(game.names[role])} · {_e(game.base.scenario.title)}")
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            f"Your team's link, for teammates and for coming back: <b>{_e(game.address)}?team={_e(token)}</b>"
+        ),
+        attributes={"data-testid": "team-link"},
+    )
     Status(game, version)
     with solara.Row(gap="24px", style="flex-wrap: wrap; align-items: flex-start"):
         with solara.Column(gap="4px", style="min-width: 360px"):
@@ -185,7 +193,7 @@ def ChoiceForm(game: Game, token: str, number: int, on_message: Any):
     def submit() -> None:
         data = {k: field(k, d) for k, d in _defaults(is_power).items()}
         try:
-            game.submit(token, data)
+            game.submit(token, data, number)
             on_message((number, "ok", "Submitted: you may change it until the round closes."))
         except HedgesimError as err:
             on_message((number, "error", str(err)))

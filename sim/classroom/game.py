@@ -66,6 +66,8 @@ SANCTIONS_QUARTERS = 4
 UPGRADE_INTERVAL = 4
 #: Event kinds the teacher can inject as shocks, with the power they concern.
 SHOCK_KINDS = ("criticism", "recognition", "sanctions", "port_call", "naval_access", "cooperation", "aid")
+#: The teacher's "aid" shock without a size: the power's aid is halved from then on.
+AID_SHOCK = 0.5
 #: Runs of the game's ensemble (small: a round closes in a fraction of a second).
 RUNS = 100
 
@@ -169,8 +171,10 @@ class Game:
 
     # ---- who is who --------------------------------------------------------------------------
     def join(self, code: str, role: str) -> str:
-        """A team's token for ``role``, given the class's join code (the same token for everyone
-        who joins the same team, so a team may sit at several machines)."""
+        """A team's token for ``role``, given the class's join code. The code admits one student to
+        each team: a team already joined is refused, so that nobody can read or change another
+        team's choice by joining it too. Teammates at other machines open their team's own link
+        (shown on its page), and a student whose laptop closed opens it again."""
         with self._lock:
             if not secrets.compare_digest(str(code).strip().upper(), self.join_code):
                 raise GameError("join code: not this class's code; ask the teacher for it")
@@ -178,11 +182,15 @@ class Game:
                 raise GameError(f"team: unknown team {role!r}; expected one of {', '.join(self.roles)}")
             if self.played is not None and role not in self.played:
                 raise GameError(f"team: the game has started and {self.names[role]} is played by the model")
-            if role not in self.seats:
-                token = secrets.token_urlsafe(12)
-                self.seats[role], self.tokens[token] = token, role
-                self._touch(public=False)
-            return self.seats[role]
+            if role in self.seats:
+                raise GameError(
+                    f"team: {self.names[role]} has joined already; open your team's link"
+                    " from its page on a teammate's machine"
+                )
+            token = secrets.token_urlsafe(12)
+            self.seats[role], self.tokens[token] = token, role
+            self._touch(public=False)
+            return token
 
     def role_of(self, token: str | None) -> str:
         """The team a token belongs to."""
@@ -217,13 +225,16 @@ class Game:
         """The roles played by teams now (joined, or fixed by the first round)."""
         return [r for r in self.roles if (r in self.played if self.played is not None else r in self.seats)]
 
-    def submit(self, token: str, data: dict[str, Any]) -> Choice:
+    def submit(self, token: str, data: dict[str, Any], number: int | None = None) -> Choice:
         """Validate a team's choice for the open round and keep it (a new one replaces it). Closes
-        the round when every team has submitted."""
+        the round when every team has submitted. ``number``, the round the page showed, refuses a
+        choice sent as that round closed, which would otherwise count for the next one."""
         with self._lock:
             role = self.role_of(token)
             if self.over:
                 raise GameError("the game is over; no more rounds")
+            if number is not None and number != self.current:
+                raise GameError(f"round {number} has closed; choose again for round {self.current}")
             choice = self.parse(role, data)
             self.submissions[role] = choice
             if not self.paused and all(r in self.submissions for r in self.teams()):
@@ -310,8 +321,13 @@ class Game:
                     f"shock: power: expected one of {', '.join(self.powers)}, found {event.get('power')!r}"
                 )
             first, _ = self.round_dates(self.current)
-            title = str(event.get("title") or f"{kind.replace('_', ' ')} ({self.names[event['power']]})")
             ev = {k: v for k, v in event.items() if k not in ("title", "date")}
+            if kind == "aid" and "scale" not in ev and "add" not in ev:
+                ev["scale"] = AID_SHOCK  # the teacher's button: an aid event that changes nothing is no shock
+            what = (
+                "aid halved" if ev.get("scale") == AID_SHOCK and "add" not in ev else kind.replace("_", " ")
+            )
+            title = str(event.get("title") or f"{what} ({self.names[event['power']]})")
             ev.update(date=format_date(first), title=f"Shock, {format_date(first)}: {title}")
             try:
                 KINDS[kind].model_validate(ev, strict=True)
