@@ -672,7 +672,10 @@ def _against(against: str | None, sets: tuple[str, ...]) -> Any:
     help="Full grid, Latin hypercube or scrambled Sobol' sequence.",
 )
 @click.option(
-    "--samples", type=click.IntRange(1, 10**6), default=64, show_default=True, help="Samples (lhs, sobol)."
+    "--samples",
+    type=click.IntRange(1, 10**6),
+    default=None,
+    help="Samples (lhs, sobol; default 64). A grid's size is its levels: NAME=LOW:HIGH:N.",
 )
 @click.option("--runs", type=click.IntRange(1, 10**5), default=10, show_default=True, help="Runs per sample.")
 @output_options
@@ -706,6 +709,10 @@ def sweep(
     from sim.scenario import load_scenario
     from sim.sweeps import sweep as run_sweep
 
+    if design == "grid" and samples is not None:  # else it would be ignored
+        raise HedgesimError(
+            "--samples: is for --design lhs or sobol; a grid's size is its levels (NAME=LOW:HIGH:N)"
+        )
     sc = overridden(load_scenario(scenario), sets)
     vs = _against(against, sets)
     if out is not None:
@@ -717,7 +724,7 @@ def sweep(
             list(params),
             list(metrics) or None,
             design=design,
-            samples=samples,
+            samples=samples if samples is not None else 64,
             runs=runs,
             seed=seed,
             against=vs,

@@ -267,8 +267,7 @@ class Parameters(BaseModel):
 
     @model_validator(mode="after")
     def _weights(self) -> Parameters:
-        names = ("influence_aid", "influence_alignment", "influence_presence", "influence_engagement")
-        if all(_highest(getattr(self, n)) == 0 for n in names):
+        if all(_highest(getattr(self, n)) == 0 for n in INFLUENCE_WEIGHTS):
             raise ValueError("the four influence_* weights cannot all be 0 (influence would have no target)")
         return self
 
@@ -290,6 +289,10 @@ class Mechanisms(BaseModel):
     security_cooperation: StrictBool = Field(True, description=MECHANISMS["security_cooperation"])
     trust: StrictBool = Field(True, description=MECHANISMS["trust"])
     decisions: StrictBool = Field(True, description=MECHANISMS["decisions"])
+
+
+#: The weights of influence's target, which cannot all be 0.
+INFLUENCE_WEIGHTS = ("influence_aid", "influence_alignment", "influence_presence", "influence_engagement")
 
 
 def _highest(v: float | Dist) -> float:

@@ -453,6 +453,7 @@ def run_design(
             np.isfinite(X[:, j]).all() and p.low <= X[:, j].min() <= X[:, j].max() <= p.high
         ):
             raise HedgesimError(f"design: {p.name}: values outside the valid range {p.low:g}..{p.high:g}")
+    _check_influence_weights(sc, names, X)
     seed = seed if seed is not None else (sc.scenario.seed if sc.scenario.seed is not None else 1)
     if vs is not None and vs.powers != sc.powers:
         raise HedgesimError(f"--against {vs.source}: other powers than {sc.source} ({vs.powers})")
@@ -540,3 +541,25 @@ def sweep(
         chunk_size=chunk_size,
         progress=progress,
     )
+
+
+def _check_influence_weights(sc: Scenario, names: list[str], X: np.ndarray) -> None:  # noqa: N803
+    """The rule of ``Parameters`` that the four ``influence_*`` weights are not all 0, for every
+    sample: values put into the runs do not pass the scenario's own checks again."""
+    from sim.scenario import INFLUENCE_WEIGHTS, _highest
+
+    cols = {n.removeprefix("parameters."): j for j, n in enumerate(names)}
+    if not any(w in cols for w in INFLUENCE_WEIGHTS):
+        return
+    highest = np.stack(
+        [
+            X[:, cols[w]] if w in cols else np.full(len(X), _highest(getattr(sc.parameters, w)))
+            for w in INFLUENCE_WEIGHTS
+        ]
+    )
+    zero = np.flatnonzero((highest == 0).all(axis=0))
+    if zero.size:
+        raise HedgesimError(
+            f"design: sample {zero[0]}: the four influence_* weights cannot all be 0"
+            " (influence would have no target)"
+        )

@@ -247,6 +247,19 @@ def test_cli_parameters_lists_the_addresses(tmp_path, csp2023):
             "100,000,000 grid points",
         ),
         (["sweep", CSP, "--param", "inertia=0.1:0.3:3"], "N (levels) is for"),
+        (
+            ["sweep", CSP, "--param", "inertia=0.1:0.3:3", "--design", "grid", "--samples", "200"],
+            "--samples: is for --design lhs or sobol",
+        ),
+        (
+            ["sweep", CSP, "--design", "grid", "--runs", "1"]
+            + [
+                a
+                for w in ("aid", "alignment", "presence", "engagement")
+                for a in ("--param", f"influence_{w}=0:1:2")
+            ],
+            "design: sample 0: the four influence_* weights cannot all be 0",
+        ),
         (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "nonsense"], "expected a scheduler address"),
         (["sweep", CSP, "--param", "inertia=0.1:0.3", "--dask", "foo://h:1"], "unknown protocol 'foo'"),
         (
