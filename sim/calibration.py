@@ -46,6 +46,7 @@ from sim.observables import (
     POWERS,
     UngaMap,
     diplomatic_shares,
+    fit_unga_map,
     unga_observed,
 )
 
@@ -114,12 +115,7 @@ def distance(
     ens: Any, unga: pd.DataFrame, years: tuple[int, int] = CALIBRATION_YEARS
 ) -> tuple[float, UngaMap]:
     """The calibration distance of an ensemble: the residual RMSE of the UN map fitted on ``years``."""
-    ys = np.arange(years[0], years[1] + 1)
-    sim_shares = diplomatic_shares(ens, ys)
-    obs = unga_observed(unga, ys)
-    x = np.concatenate([np.nanmean(sim_shares[p], axis=0) for p in POWERS])
-    y = np.concatenate([obs[p] for p in POWERS])
-    umap = UngaMap.fit(x, y)
+    umap = fit_unga_map(ens, unga, years)
     return umap.rmse, umap
 
 
