@@ -172,3 +172,24 @@ def check_invariants(ens: Any) -> None:
             assert np.all(np.isin(x, (1.0, 2.0, 3.0))), v
         else:
             assert np.all((x >= 0) & (x <= 1)), v
+
+
+@pytest.fixture
+def cli():
+    """``cli(*args)``: the hedgesim command run in process, its exceptions raised (not caught)."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result, *words: str) -> None:
+    """The project's rule for bad input: exit code 2, one line on stderr holding ``words``, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]

@@ -5,31 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import sim
 from sim.calibration import Prior, calibrate, parse_prior, truncated
-from sim.cli import main
 from sim.errors import HedgesimError, ScenarioError
 from sim.observables import POWERS, diplomatic_shares
 
-from .conftest import SCENARIOS
+from .conftest import SCENARIOS, one_line_error
 
 HISTORY = SCENARIOS / "history_1999.toml"
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-    return lambda *a: runner.invoke(main, [str(x) for x in a], catch_exceptions=False)
-
-
-def one_line_error(result, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def synthetic_unga(values: dict[str, float], seed: int, runs: int = 20) -> pd.DataFrame:

@@ -7,27 +7,11 @@ import shutil
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import sim
 from sim import patterns
-from sim.cli import main
 
-from .conftest import ROOT, SCENARIOS
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-    return lambda *a: runner.invoke(main, [str(x) for x in a], catch_exceptions=False)
-
-
-def one_line_error(result, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
+from .conftest import ROOT, SCENARIOS, one_line_error
 
 
 def test_every_pattern_cites_a_source_and_has_a_unique_name():

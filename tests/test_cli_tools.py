@@ -9,32 +9,10 @@ import json
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from sim.cli import main
 from sim.scenario import json_schema_text
 
-from .conftest import ROOT, SCENARIOS
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
-
-
-def one_line_error(result, *words: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0], lines[0]
-
+from .conftest import ROOT, SCENARIOS, one_line_error
 
 # ---- compare -------------------------------------------------------------------------------------
 
