@@ -11,13 +11,11 @@ is found).
 from __future__ import annotations
 
 import io
-import os
 import re
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -30,20 +28,11 @@ pytest.importorskip("playwright")
 
 import sim  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# Debian's Chromium with the same flags as the dashboard's browser tests (a session fixture)
+from .test_dashboard_browser import browser_type_launch_args  # noqa: E402, F401
+
 TIMER = 6  # seconds: short, so that the late team's round does not hold the test up
 RUNS = 40
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args():
-    if not CHROMIUM.exists():
-        message = "Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
-        if os.environ.get("HEDGESIM_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return {"executable_path": str(CHROMIUM), "args": FLAGS, "headless": True}
 
 
 @pytest.fixture(scope="module")
