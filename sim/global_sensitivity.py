@@ -114,7 +114,9 @@ def analyze(
     variance: dict[str, float] = {}
     if y.ndim == 2:
         if y.shape[1] > 1:
-            variance = _variance(y)
+            from sim.sweeps import variance_parts
+
+            variance = variance_parts(y)
         y = y.mean(axis=1)
     if not np.isfinite(y).all():
         raise HedgesimError(f"{outcome}: the outcome is not finite in every run; no indices")
@@ -173,20 +175,6 @@ def analyze(
     main = "ST" if method == "sobol" else "mu_star"
     table = table.sort_values(main, ascending=False, kind="stable").reset_index(drop=True)
     return Indices(outcome, method, table, second, variance)
-
-
-def _variance(y: np.ndarray) -> dict[str, float]:
-    """Parametric and stochastic parts of the variance of single runs (see Sweep.variance_parts)."""
-    R = y.shape[1]  # noqa: N806
-    within = float(y.var(axis=1, ddof=1).mean())
-    between = float(y.mean(axis=1).var(ddof=1))
-    parametric = max(0.0, between - within / R)
-    total = parametric + within
-    return {
-        "parametric": parametric,
-        "stochastic": within,
-        "parametric_share": parametric / total if total > 0 else math.nan,
-    }
 
 
 @dataclass

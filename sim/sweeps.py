@@ -400,15 +400,20 @@ class Sweep:
         McCulloch 1992, ch. 3). ``stochastic`` is the mean within-sample variance; ``parametric`` is
         the variance of the sample means less the noise left in them (within / R), floored at 0."""
         y = self.Y[self._metric(metric)]
-        R = y.shape[1]  # noqa: N806
-        if R < 2:
+        if y.shape[1] < 2:
             raise HedgesimError("variance parts need at least 2 runs per sample (--runs)")
-        within = float(y.var(axis=1, ddof=1).mean())
-        between = float(y.mean(axis=1).var(ddof=1)) if y.shape[0] > 1 else 0.0
-        parametric = max(0.0, between - within / R)
-        total = parametric + within
-        share = parametric / total if total > 0 else math.nan
-        return {"parametric": parametric, "stochastic": within, "parametric_share": share}
+        return variance_parts(y)
+
+
+def variance_parts(y: np.ndarray) -> dict[str, float]:
+    """:meth:`Sweep.variance_parts` of a (samples, runs) array, runs >= 2."""
+    R = y.shape[1]  # noqa: N806
+    within = float(y.var(axis=1, ddof=1).mean())
+    between = float(y.mean(axis=1).var(ddof=1)) if y.shape[0] > 1 else 0.0
+    parametric = max(0.0, between - within / R)
+    total = parametric + within
+    share = parametric / total if total > 0 else math.nan
+    return {"parametric": parametric, "stochastic": within, "parametric_share": share}
 
 
 def run_design(
