@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.exponential import exp
+
 if TYPE_CHECKING:
     from sim.model import HedgingModel, State
 
@@ -145,7 +147,7 @@ class GreatPower(mesa.Agent):
         np.multiply(nxt.policy[AID, i], m.budget[i] * m.holds.aid_scale[i], out=out)
         if eps is not None:
             sd = m.aid_noise[i]
-            out *= np.exp(sd * eps - 0.5 * sd * sd)
+            out *= exp(sd * eps - 0.5 * sd * sd)
         out += m.holds.aid_add[i]
         np.maximum(out, 0.0, out=out)
 
@@ -274,7 +276,7 @@ class SmallState(mesa.Agent):
             utils[DIPLOMATIC, i] += p.weight_reciprocity * share[i]
         utils += p.alignment_noise * eps
         utils -= utils.max(axis=1, keepdims=True)
-        np.exp(utils, out=utils)
+        utils[...] = exp(utils)
         utils /= utils.sum(axis=1, keepdims=True)
         utils -= cur.alignment
         utils *= p.inertia

@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,16 +85,20 @@ def processes(workers: int | None, runs: int, steps: int, chunks: int, dask: str
     return procs if dask is not None else max(1, min(procs, chunks))
 
 
-def simulate(spec: Scenario, seed: int, start: int, stop: int, reuse: bool = False) -> np.ndarray:
+def simulate(
+    spec: Scenario, seed: int, start: int, stop: int, reuse: bool = False, engine: str | None = None
+) -> np.ndarray:
     """Runs start..stop-1 of a scenario: the model's record, shape (variables, steps + 1, runs).
 
     With ``reuse``, the record is a view of a buffer this process keeps for its next chunk (valid
-    until then): it saves the page faults of a fresh 20 MB array per chunk.
+    until then): it saves the page faults of a fresh 20 MB array per chunk. ``engine``: the one
+    chosen for the whole ensemble (:func:`sim.model.choose_engine`), else this chunk's choice.
     """
     from sim.model import HedgingModel
 
     buffer = _buffers.get("record") if reuse else None
-    model = HedgingModel(spec, np.arange(start, stop, dtype=np.int64), seed, record=buffer)
+    runs = np.arange(start, stop, dtype=np.int64)
+    model = HedgingModel(spec, runs, seed, record=buffer, engine=engine)
     if reuse and buffer is None:  # the first chunk of this process: its record is kept
         _buffers["record"] = model.record
     model.run()
@@ -123,15 +128,15 @@ def put(sink: Sink, start: int, record: np.ndarray) -> None:
 _job: dict = {}
 
 
-def _init_worker(spec: Scenario, seed: int, sink: TrajectoryFile | None) -> None:
+def _init_worker(spec: Scenario, seed: int, sink: TrajectoryFile | None, engine: str | None) -> None:
     """Set up a pool process: Ctrl-C is the parent's to handle; the scenario is sent once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _job.update(spec=spec, seed=seed, sink=sink)
+    _job.update(spec=spec, seed=seed, sink=sink, engine=engine)
 
 
 def _pool_chunk(span: tuple[int, int]) -> tuple[int, int, np.ndarray | None]:
     start, stop = span
-    record = simulate(_job["spec"], _job["seed"], start, stop, reuse=True)  # pickled or written at once
+    record = simulate(_job["spec"], _job["seed"], start, stop, reuse=True, engine=_job["engine"])
     if _job["sink"] is not None:
         _job["sink"].write(start, record)
         return start, stop, None
@@ -147,7 +152,7 @@ def _pool_stats(v: int) -> tuple[int, np.ndarray]:
 class LocalPool:
     """Spawned worker processes, stopped at once (not drained) on Ctrl-C or any error."""
 
-    def __init__(self, workers: int, spec: Scenario, seed: int, sink: Sink):
+    def __init__(self, workers: int, spec: Scenario, seed: int, sink: Sink, engine: str | None = None):
         import multiprocessing
 
         self.file = sink if isinstance(sink, TrajectoryFile) else None
@@ -159,7 +164,8 @@ class LocalPool:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             with sigterm_deferred():  # a SIGTERM waits until the workers have their start-up data
-                self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(spec, seed, self.file))
+                args = (spec, seed, self.file, engine)
+                self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=args)
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
@@ -186,8 +192,10 @@ def compute(
     workers: int,
     dask: str | None,
     done: Callable[[int], None],
+    engine: str | None = None,
 ) -> np.ndarray | None:
-    """Compute every chunk into ``sink``, calling ``done(runs)`` as each finishes.
+    """Compute every chunk into ``sink``, calling ``done(runs)`` as each finishes, with ``engine``
+    (:func:`sim.model.choose_engine` for the whole ensemble; each chunk's own choice if None).
 
     Returns the statistics, shape (variables, steps + 1, columns), when the sink is a file (they
     are computed here, with the same processes), else None (an in-memory ensemble computes them when
@@ -198,13 +206,13 @@ def compute(
     file = sink if isinstance(sink, TrajectoryFile) else None
     # with Dask, local processes only serve the statistics of an on-disk ensemble
     wanted = workers > 1 and (dask is None or file is not None)
-    pool = LocalPool(workers, spec, seed, sink) if wanted else None
+    pool = LocalPool(workers, spec, seed, sink, engine) if wanted else None
     ok = False
     try:
         if dask is not None:
             from sim.cluster import run_on_dask
 
-            for start, record in run_on_dask(dask, simulate, spec, seed, spans):
+            for start, record in run_on_dask(dask, partial(simulate, engine=engine), spec, seed, spans):
                 put(sink, start, record)
                 done(record.shape[2])
         elif pool is not None:
@@ -214,7 +222,7 @@ def compute(
                 done(stop - start)
         else:
             for start, stop in spans:
-                put(sink, start, simulate(spec, seed, start, stop, reuse=True))
+                put(sink, start, simulate(spec, seed, start, stop, reuse=True, engine=engine))
                 done(stop - start)
         stats = None
         if file is not None:

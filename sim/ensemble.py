@@ -278,13 +278,16 @@ def run(
         seed, origin = sc.scenario.seed, "scenario"
     else:
         seed, origin = new_seed(), "drawn"
-    from sim.model import HedgingModel  # imported before the clock starts (Mesa takes ~0.5 s)
+    from sim.model import HedgingModel, choose_engine  # imported before the clock starts
 
+    engine = choose_engine(n * sc.steps)  # for the whole ensemble, whatever its chunks
+    if engine == "kernel":
+        import sim.kernel  # noqa: F401 (loaded before the clock starts too)
     t0 = time.perf_counter()
     variables = output_names(sc, seed)
     spans = plan(n, chunk_size or default_chunk(nbytes(len(variables), sc.steps, 1)))
     if len(spans) == 1 and dask is None:
-        model = HedgingModel(sc, np.arange(n), seed)
+        model = HedgingModel(sc, np.arange(n), seed, engine=engine)
         variables = model.variables
         if nbytes(len(variables), sc.steps, n) <= IN_MEMORY_LIMIT:
             # one chunk that fits in memory: the model's own buffer is the result, no copy
@@ -308,7 +311,7 @@ def run(
                 temporary = True
             file = TrajectoryFile.create(store, V, n, T1)
         data = np.empty((V, T1, n)) if file is None else None
-        stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar)
+        stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar, engine)
     except BaseException as err:
         if temporary:
             _unlink(str(store))

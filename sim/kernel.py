@@ -10,12 +10,10 @@ another run, so a run's numbers do not depend on which runs share its batch, chu
 task.
 
 This module does not document the equations: each block names the method that does, and keeps its
-order of operations, so that the two engines give the same bits wherever they do the same
-arithmetic. They can differ in the last bits only where a transcendental function comes from
-another library: ``exp`` in aid's noise and in the small state's logit (numba calls the C
-library's; numpy uses its own SIMD code on CPUs with AVX-512). tests/test_kernel.py holds both
-engines to 1e-9 on every output of the bundled scenarios. The noise keeps numpy's float32 ``log``
-(called between the two kernels below), so it is the same bits as :meth:`sim.noise.Streams.normals`.
+order of operations, so that the two engines give the same bits (tests/test_kernel.py). Their one
+transcendental function, ``exp``, is :func:`sim.exponential.exp` in both (here :func:`exp`, inlined);
+the noise keeps numpy's float32 ``log`` (called between the two kernels below), so it is the same
+bits as :meth:`sim.noise.Streams.normals`.
 
 Compiled functions are cached on disk (``cache=True``, in ``sim/__pycache__``, or numba's user cache
 directory when that is not writable): the first process to call them compiles them for a few
@@ -24,16 +22,11 @@ seconds, the next ones load them.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-# Intel's SVML vector exp (which numba uses when the icc_rt package is installed) may differ from
-# the scalar exp in its last bits: a run's numbers would then depend on which runs share a vector.
-# Read by numba when it is first imported (a process that imported numba earlier keeps its setting).
-os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
-
-import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
 
 from sim.agents import (
     AID,
@@ -49,6 +42,7 @@ from sim.agents import (
     TRUST_CHANNEL,
     UPGRADE_INTERVAL,
 )
+from sim.exponential import HIGHEST, INV_LN2, LN2_HI, LN2_LO, LOWEST, P1, P2, P3, P4, P5
 from sim.model import HOLD_ROWS
 from sim.noise import _C1, _C2, _GOLDEN, _SIN
 
@@ -220,6 +214,35 @@ def _clip(x, lo, hi):
     """np.clip(x, lo, hi): max with lo, then min with hi."""
     y = x if (x > lo or x != x) else lo
     return y if (y < hi or y != y) else hi
+
+
+@njit(cache=True, error_model="numpy")
+def exp(x):
+    """:func:`sim.exponential.exp` of one number: the same operations, so the same bits.
+
+    Without branches (selects instead), so that loops calling it vectorise."""
+    xc = x if x >= LOWEST else LOWEST
+    xc = xc if xc <= HIGHEST else HIGHEST
+    k = np.floor(xc * INV_LN2 + 0.5)
+    hi = xc - k * LN2_HI
+    lo = k * LN2_LO
+    r = hi - lo
+    t = r * r
+    c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    y = y * _float_from_bits((np.int64(k) + 1023) << 52)
+    y = y if x >= LOWEST else (0.0 if x == x else x)
+    return np.inf if x > HIGHEST else y
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose bits are the int64 ``bits`` (a bit cast, as numpy's ``view``)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
 
 
 @njit(cache=True, error_model="numpy")
@@ -449,10 +472,10 @@ def step(
 
     Runs go in blocks of :data:`BLOCK`, and within a block each equation is a loop over its runs:
     independent iterations that the processor overlaps. Every run's arithmetic is the same
-    whatever its block, so blocks change nothing but speed. Loops that call ``exp`` keep the
-    powers innermost, so that no vector ``exp`` (which could differ in its last bits from the
-    scalar one) ever mixes runs. Run indices are unsigned (``np.uint64(r0 + b)``): numba then
-    skips its check for negative indices, and the loops over runs vectorise.
+    whatever its block, so blocks change nothing but speed: in particular :func:`exp` is made of
+    exactly rounded operations, the same bits in a vector register or alone. Run indices are
+    unsigned (``np.uint64(r0 + b)``): numba then skips its check for negative indices, and the loops
+    over runs vectorise.
     """
     P = capability.shape[0]  # noqa: N806
     D = level.shape[0]  # noqa: N806
@@ -566,12 +589,12 @@ def step(
                         pol1[PRESSURE, i, r] = _adjust(c, gain, q[PRESSURE_COST, b], q[POLICY_RATE, b])
 
         # GreatPower.disburse: the committed share of the budget, scaled, noisy, topped up
-        for b in range(nb):
-            r = np.uint64(r0 + b)
-            for i in range(P):
+        for i in range(P):
+            for b in range(nb):
+                r = np.uint64(r0 + b)
                 a = pol1[AID, i, r] * (budget[i, r] * aid_scale[i, r])
                 sd = q[AID_SD + i, b]
-                a *= np.exp(sd * z[i, b] - 0.5 * sd * sd)
+                a *= exp(sd * z[i, b] - 0.5 * sd * sd)
                 a += aid_add[i, r]
                 aid1[i, r] = _maximum(a, 0.0)
 
@@ -670,12 +693,15 @@ def step(
                 for b in range(nb):
                     u[d, i, b] += q[ALIGNMENT_NOISE, b] * z[noise_align + d * P + i, b]
             for b in range(nb):
-                r = np.uint64(r0 + b)
                 top = u[d, 0, b]
                 for i in range(1, P):
                     top = _maximum(top, u[d, i, b])
-                for i in range(P):
-                    u[d, i, b] = np.exp(u[d, i, b] - top)
+                t1[b] = top
+            for i in range(P):
+                for b in range(nb):
+                    u[d, i, b] = exp(u[d, i, b] - t1[b])
+            for b in range(nb):
+                r = np.uint64(r0 + b)
                 total = u[d, 0, b]
                 for i in range(1, P):
                     total += u[d, i, b]

@@ -21,10 +21,14 @@ Run k's trajectory depends only on (scenario, seed, k): parameters, event magnit
 all drawn from counter-based streams keyed by the run's index (:mod:`sim.noise`).
 
 Two engines compute steps 1-5. ``numpy`` calls the agents' methods, which state the equations: each
-is a pass over rows of runs. ``kernel`` (the default) runs the same equations compiled with numba,
-fused into one loop over runs (:mod:`sim.kernel`), several times faster; the two agree on every
-output to 1e-9 (tests/test_kernel.py). Choose with ``HedgingModel(..., engine="numpy")`` or the
-environment variable ``HEDGESIM_ENGINE=numpy``, which worker processes inherit.
+is a pass over rows of runs. ``kernel`` runs the same equations compiled with numba, fused into one
+loop over runs (:mod:`sim.kernel`), two to six times faster once loaded; loading it (numba's import
+and the compiled code from its cache) takes about a second. The two give the same bits in every
+output (tests/test_kernel.py: the same operations in the same order, and an ``exp`` of their own,
+:mod:`sim.exponential`), so the choice is one of speed alone, made by :func:`choose_engine` from the
+size of the work: small work (a default ``hedgesim run``, a lesson's ensembles) is done before the
+kernel would have loaded. ``HedgingModel(..., engine="numpy")`` or the environment variable
+``HEDGESIM_ENGINE=numpy`` (or ``kernel``), which worker processes inherit, overrides it.
 """
 
 from __future__ import annotations
@@ -61,18 +65,27 @@ if TYPE_CHECKING:
 
     from sim.scenario import Scenario
 
-#: The ways to compute a step: the compiled kernel (default) and the agents' numpy methods.
+#: The ways to compute a step: the compiled kernel and the agents' numpy methods (the same bits).
 ENGINES = ("kernel", "numpy")
 
+#: Work of at least this many run-steps (runs x steps, in all) goes to the compiled kernel: below
+#: it, the numpy engine finishes before the kernel would have loaded (about 1.1 s on 2 cores; at
+#: 10^6 run-steps numpy takes about 2 s, the kernel 1 s plus its load). See benchmarks/README.md.
+KERNEL_FROM = 1_000_000
 
-def default_engine() -> str:
-    """The engine of a model built without one: ``HEDGESIM_ENGINE`` if set, else "kernel"."""
+
+def choose_engine(run_steps: int = 0) -> str:
+    """The engine for work of ``run_steps`` run-steps in all: ``HEDGESIM_ENGINE`` if set; else the
+    kernel when the work reaches :data:`KERNEL_FROM` or when this process has loaded the kernel
+    already (its cost is paid); else numpy. Both give the same bits: this is a choice of speed."""
     from sim.errors import HedgesimError
 
-    engine = os.environ.get("HEDGESIM_ENGINE") or "kernel"
-    if engine not in ENGINES:
-        raise HedgesimError(f"HEDGESIM_ENGINE: expected {' or '.join(ENGINES)}, found {engine!r}")
-    return engine
+    engine = os.environ.get("HEDGESIM_ENGINE")
+    if engine:
+        if engine not in ENGINES:
+            raise HedgesimError(f"HEDGESIM_ENGINE: expected {' or '.join(ENGINES)}, found {engine!r}")
+        return engine
+    return "kernel" if run_steps >= KERNEL_FROM or "sim.kernel" in sys.modules else "numpy"
 
 
 #: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
@@ -189,8 +202,9 @@ class HedgingModel(mesa.Model):
         seed: the seed of all random streams.
         record: a buffer to record into, shape (variables, steps + 1, runs) or larger in its last
             axis (a process that computes many chunks reuses one; fresh pages cost time).
-        engine: "kernel" (the compiled step, :mod:`sim.kernel`) or "numpy" (the agents' methods);
-            default: the environment variable ``HEDGESIM_ENGINE``, else "kernel".
+        engine: "kernel" (the compiled step, :mod:`sim.kernel`) or "numpy" (the agents' methods),
+            which give the same bits; default: :func:`choose_engine` for this model's run-steps
+            (callers that build many models for one piece of work pass the choice for all of it).
     """
 
     def __init__(
@@ -202,12 +216,12 @@ class HedgingModel(mesa.Model):
         engine: str | None = None,
     ):
         super().__init__(rng=seed)
-        self.engine = engine or default_engine()
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         self.spec, self.seed = spec, seed
         self.run_ids = np.arange(runs) if np.isscalar(runs) else np.asarray(runs, dtype=np.int64)
         n = self.run_ids.size
+        self.engine = engine or choose_engine(n * spec.steps)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         self.streams = Streams(seed, self.run_ids)
         ctx = self.ctx = spec.context()
         powers, small = spec.powers, spec.small

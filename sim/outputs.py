@@ -37,19 +37,15 @@ FORMATS = ("npy", "csv", "netcdf", "parquet")
 
 
 def versions() -> dict[str, str]:
-    """What the numbers depend on besides the scenario, the seed and the runs: the versions, the
-    platform and the engine that stepped the model (the compiled step's ``exp`` comes from numba's
-    C library, the numpy engine's from numpy)."""
+    """What the numbers depend on besides the scenario, the seed and the runs: the versions and the
+    platform. (Not the engine: both give the same bits, tests/test_kernel.py.)"""
     from importlib.metadata import version
-
-    from sim.model import default_engine
 
     return {
         "hedgesim": version("hedgesim"),
         "mesa": version("mesa"),
         "numpy": np.__version__,
         "numba": version("numba"),
-        "engine": default_engine(),
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
     }

@@ -32,7 +32,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,9 @@ class Job:
     #: is made from ``scenarios[0]`` where its runs are stepped, so that a design of a million
     #: samples is not a million scenarios (7 ms and 40 kB each) built before the first run.
     fixed: np.ndarray | None = None
+    #: The engine of every model (:func:`sim.model.choose_engine`), chosen by :func:`compute` for
+    #: the whole sweep: its chunks are small, the sweep often is not.
+    engine: str | None = None
 
 
 def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
@@ -229,7 +232,7 @@ def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
         vs = with_values(vs, values, job.titles) if vs is not None else None
 
     def metrics(sc: Scenario) -> np.ndarray:
-        model = HedgingModel(sc, runs, seed)
+        model = HedgingModel(sc, runs, seed, engine=job.engine)
         model.run()
         return np.stack([m.of(model.record, model.variables) for m in job.metrics])
 
@@ -270,8 +273,11 @@ def compute(
 ) -> np.ndarray:
     """Every run's metrics, shape (metrics, total): the same bits at any workers, chunk or Dask."""
     from sim.chunks import cores
+    from sim.model import choose_engine
     from sim.progress import Progress
 
+    models = 2 if job.against[0] is not None else 1
+    job = replace(job, engine=job.engine or choose_engine(total * job.scenarios[0].steps * models))
     parts = spans(job.starts, total, chunk_size or SWEEP_CHUNK)
     out = np.empty((len(job.metrics), total))
     procs = workers if workers is not None else (cores() if total >= PARALLEL_RUNS else 1)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import reacton.ipyvuetify as rv
 import solara
 
+import sim.kernel  # noqa: F401 (a long-lived server: the compiled step, loaded once, serves it all)
 from sim.classroom import debrief
 from sim.classroom.game import AID_STEPS, GOVERNANCE, PRESENCE_MOVES, SHOCK_KINDS, Game, PowerChoice, current
 from sim.errors import HedgesimError

@@ -23,6 +23,7 @@ import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 
+import sim.kernel  # noqa: F401 (a long-lived server: the compiled step, loaded once, serves it all)
 from sim.dashboard import actors, charts, drivers
 from sim.dashboard.setting import MAX_BYTES, RUNS, Knob, Setting, knobs, load_text
 from sim.errors import HedgesimError, one_line
