@@ -61,7 +61,7 @@ def measure(kind: str, runs: int, workers: int) -> dict:
     spec = _spec()
     steps = spec.steps
     if kind == "hedgesim":  # nor is loading the compiled step from its cache (throughput.py times it)
-        HedgingModel(spec, 1, SEED).run()
+        HedgingModel(spec, 1, SEED, engine="kernel").run()
     t0 = time.perf_counter()
     if kind == "hedgesim":
         ens = sim.run(spec, runs=runs, seed=SEED, workers=workers, progress=False)
@@ -102,10 +102,10 @@ def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
     from sim.kernel import uniforms
 
     spec = _spec()
-    HedgingModel(spec, 1, SEED).run()
+    HedgingModel(spec, 1, SEED, engine="kernel").run()
     clock = time.process_time
     t0 = clock()
-    m = HedgingModel(spec, np.arange(runs), SEED)
+    m = HedgingModel(spec, np.arange(runs), SEED, engine="kernel")
     parts = {"build the model (fresh record buffer)": clock() - t0}
     names = ("events and holds (apply_events)", "noise: hash, uniforms, sine (compiled)")
     names += ("noise: numpy's float32 log", "the compiled step and its record")
@@ -116,7 +116,7 @@ def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
         m.apply_events(t)
         m.deciding = m.decide_step is not None and t >= m.decide_step
         b = clock()
-        uniforms(m.streams._base, m._noise_keys, t, k.logu, k.sine)
+        uniforms(m.streams._base, m._noise_keys, t, k.logu, k.sine, 0, runs)
         c = clock()
         np.log(k.logu, out=k.logu)
         d = clock()

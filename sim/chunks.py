@@ -131,6 +131,7 @@ _job: dict = {}
 def _init_worker(spec: Scenario, seed: int, sink: TrajectoryFile | None, engine: str | None) -> None:
     """Set up a pool process: Ctrl-C is the parent's to handle; the scenario is sent once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["HEDGESIM_THREADS"] = "1"  # the pool's processes fill the cores: no threads inside
     _job.update(spec=spec, seed=seed, sink=sink, engine=engine)
 
 

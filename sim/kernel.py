@@ -22,6 +22,7 @@ seconds, the next ones load them.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -303,21 +304,21 @@ def _mix(x):
     return x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
-def uniforms(base, keys, step, u1, sine):
+@njit(cache=True, error_model="numpy", nogil=True)
+def uniforms(base, keys, step, u1, sine, lo, hi):
     """The part of :meth:`sim.noise.Streams.normals` before its logarithm, in float32.
 
     For stream k and run r: the hash of ``base[r]`` plus the stream's key at this step
     (:meth:`~sim.noise.Streams.step_keys`), the uniform of its bits 40-63
     into ``u1[k, r]`` and, from bits 16-39, the sine factor of Box-Muller (``_sin_2pi``) into
-    ``sine[k, r]``. The caller takes numpy's float32 log of ``u1`` in place; :func:`step` finishes
-    each normal as ``sqrt(-2 log u1) * sine``.
+    ``sine[k, r]``, for runs ``lo..hi-1``. The caller takes numpy's float32 log of ``u1`` in
+    place; :func:`step` finishes each normal as ``sqrt(-2 log u1) * sine``.
     """
-    K, n = u1.shape  # noqa: N806
+    K = u1.shape[0]  # noqa: N806
     at = np.uint64(step) * _U_C1
     for k in range(K):
         key = _mix(keys[k] ^ at)
-        for r in range(n):
+        for r in range(lo, hi):
             h = _mix(base[r] + key)
             u1[k, r] = _F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25
             u = _F((h >> np.uint64(16)) & _U_24) * _F_2M24 + _F_2M25
@@ -435,7 +436,7 @@ def _unpack(block, P, D):  # noqa: N803
 BLOCK = 128
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def step(
     cur,
     nxt,
@@ -460,8 +461,10 @@ def step(
     sine,
     rec,
     rows,
+    lo,
+    hi,
 ):
-    """One step of every run, from ``cur`` to ``nxt``, recorded into ``rec`` (outputs, runs).
+    """One step of runs ``lo..hi-1``, from ``cur`` to ``nxt``, recorded into ``rec`` (outputs, runs).
 
     ``cur`` and ``nxt`` are the blocks of :class:`sim.model.State`; ``held`` the block of
     :class:`sim.model.Holds`, ``attributes`` and ``level`` the model's attributes that the events
@@ -484,7 +487,6 @@ def step(
     aid_scale, aid_add = held[HOLD_AID_SCALE], held[HOLD_AID_ADD]
     presence_scale, presence_add = held[HOLD_PRESENCE_SCALE], held[HOLD_PRESENCE_ADD]
     budget, interest, conditionality, structural = attributes[0], attributes[1], attributes[2], attributes[3]
-    n = aid0.shape[1]
     dims = al0.shape[0]
     noise_align, noise_tension = P, P + dims * P  # the streams: aid, alignment, tension
     B = BLOCK  # noqa: N806
@@ -500,8 +502,8 @@ def step(
     t3 = np.empty(B)
     share = 1.0 / P
     even = 1.0 - 1.0 / P
-    for r0 in range(0, n, B):
-        nb = min(B, n - r0)
+    for r0 in range(lo, hi, B):
+        nb = min(B, hi - r0)
         for k in range(runk.size):
             for b in range(nb):
                 q[runk[k], b] = prun[k, np.uint64(r0 + b)]
@@ -879,19 +881,34 @@ class Kernel:
         #: Reporters the kernel does not compute: the model records them with numpy.
         self.rest = [(r, rows) for r, rows in m.outputs if r.pattern not in OUTPUTS]
 
-    def step(self, t: int) -> None:
-        """Step t of every run: noise, then the compiled step from the model's state to its next."""
-        self.noise(t)
-        self.advance(t)
+        #: Runs split between threads (the compiled functions release the GIL): [lo, hi) each.
+        self.parts = split(n, threads())
 
-    def noise(self, t: int) -> None:
+    def step(self, t: int) -> None:
+        """Step t of every run: noise, then the compiled step from the model's state to its next,
+        each thread on its own runs (a run's numbers do not depend on its thread)."""
+        if len(self.parts) == 1:
+            self.part(t, 0, self.model.run_ids.size)
+            return
+        for done in [_pool().submit(self.part, t, lo, hi) for lo, hi in self.parts]:
+            done.result()
+
+    def part(self, t: int, lo: int, hi: int) -> None:
+        """Step t of runs lo..hi-1."""
+        self.noise(t, lo, hi)
+        self.advance(t, lo, hi)
+
+    def noise(self, t: int, lo: int = 0, hi: int | None = None) -> None:
         """The hash, uniforms and sine of step t's noise (compiled), then numpy's float32 log."""
         m = self.model
-        uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine)
-        np.log(self.logu, out=self.logu)  # numpy's float32 log, as in Streams.normals
+        hi = m.run_ids.size if hi is None else hi
+        uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine, lo, hi)
+        part = self.logu[:, lo:hi]
+        np.log(part, out=part)  # numpy's float32 log, as in Streams.normals
 
-    def advance(self, t: int) -> None:
-        """The compiled step t, from the model's state to its next, recorded as date t."""
+    def advance(self, t: int, lo: int = 0, hi: int | None = None) -> None:
+        """The compiled step t of runs lo..hi-1, from the model's state to its next, recorded as
+        date t."""
         m = self.model
         step(
             m.state.block,
@@ -917,4 +934,50 @@ class Kernel:
             self.sine,
             m.record[:, t],
             self.rows,
+            lo,
+            m.run_ids.size if hi is None else hi,
         )
+
+
+#: Runs a thread takes at least: below, a step is too short for threads to pay (~50 us a step).
+RUNS_PER_THREAD = 1024
+
+
+def threads() -> int:
+    """Threads for a model's step: ``HEDGESIM_THREADS`` if set (worker processes of an ensemble set
+    it to 1: they already fill the cores), else the cores this process may run on."""
+    import os
+
+    value = os.environ.get("HEDGESIM_THREADS")
+    if value:
+        if not (value.isdigit() and int(value) >= 1):
+            from sim.errors import HedgesimError
+
+            raise HedgesimError(f"HEDGESIM_THREADS: expected a whole number >= 1, found {value!r}")
+        return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def split(n: int, threads: int) -> list[tuple[int, int]]:
+    """Runs 0..n-1 in at most ``threads`` contiguous parts of at least :data:`RUNS_PER_THREAD`
+    runs, cut at multiples of :data:`BLOCK` (threads then never write to the same cache line)."""
+    parts = max(1, min(threads, n // RUNS_PER_THREAD))
+    cuts = [0] + [(n * k // parts) // BLOCK * BLOCK for k in range(1, parts)] + [n]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+_threads: list = []
+_threads_lock = threading.Lock()
+
+
+def _pool():  # noqa: ANN202
+    """The process's thread pool for the kernel (made at first use, shared by every model)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _threads_lock:
+        if not _threads:
+            _threads.append(ThreadPoolExecutor(threads(), thread_name_prefix="hedgesim-kernel"))
+        return _threads[0]

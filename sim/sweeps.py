@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import os
 import re
 import signal
 import threading
@@ -253,6 +254,7 @@ _job: dict[str, Any] = {}
 
 def _init(job: Job, seed: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    os.environ["HEDGESIM_THREADS"] = "1"  # the pool's processes fill the cores: no threads inside
     _job.update(job=job, seed=seed)
 
 

@@ -138,7 +138,7 @@ def test_compiled_noise_is_numpys_to_the_bit():
         want = streams.normals(keys, step).copy()
         u1 = np.empty((keys.size, runs.size), np.float32)
         sine = np.empty_like(u1)
-        uniforms(streams._base, keys, step, u1, sine)
+        uniforms(streams._base, keys, step, u1, sine, 0, runs.size)
         np.log(u1, out=u1)
         got = (np.sqrt(u1 * np.float32(-2.0)) * sine).astype(np.float64)
         assert np.array_equal(got, want), step
@@ -230,3 +230,32 @@ def test_models_built_at_once_in_threads_never_share_a_record_buffer():
     finally:
         sys.setswitchinterval(interval)
     assert not shared
+
+
+def test_threads_split_the_runs_and_change_no_bit(csp2023, monkeypatch):
+    """A model's step on two threads, each on its own runs, gives the bits of one thread."""
+    from sim.kernel import BLOCK, RUNS_PER_THREAD, split
+
+    for n in (1, RUNS_PER_THREAD, 2 * RUNS_PER_THREAD + 7, 10_000):
+        for k in (1, 2, 3, 8):
+            parts = split(n, k)
+            assert parts[0][0] == 0 and parts[-1][1] == n and len(parts) <= k
+            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:], strict=False))  # no gap
+            assert all(lo % BLOCK == 0 and hi - lo >= RUNS_PER_THREAD for lo, hi in parts[1:])
+    spec = csp2023.with_overrides({"policy_rate": {"low": 0.2, "high": 0.8}})
+    records = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("HEDGESIM_THREADS", threads)
+        m = HedgingModel(spec, 2 * RUNS_PER_THREAD + 300, seed=3, engine="kernel")
+        assert len(m.kernel.parts) == int(threads)
+        m.run()
+        records.append(m.record.tobytes())
+    assert records[0] == records[1]
+
+
+def test_a_bad_thread_count_in_the_environment_is_refused(csp2023, monkeypatch):
+    from sim.errors import HedgesimError
+
+    monkeypatch.setenv("HEDGESIM_THREADS", "many")
+    with pytest.raises(HedgesimError, match="HEDGESIM_THREADS: expected a whole number >= 1, found 'many'"):
+        HedgingModel(csp2023, 10, 1, engine="kernel")
