@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml scripts/find-python
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m sim.kernel  # compiles the kernel into its cache once, here
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -10,10 +10,10 @@ another run, so a run's numbers do not depend on which runs share its batch, chu
 task.
 
 This module does not document the equations: each block names the method that does, and keeps its
-order of operations, so that the two engines give the same bits (tests/test_kernel.py). Their one
-transcendental function, ``exp``, is :func:`sim.exponential.exp` in both (here :func:`exp`, inlined);
-the noise keeps numpy's float32 ``log`` (called between the two kernels below), so it is the same
-bits as :meth:`sim.noise.Streams.normals`.
+order of operations, so that the two engines give the same bits (tests/test_kernel.py). Their
+transcendental functions are polynomials of their own, made of exactly rounded operations, in both:
+``exp`` (:mod:`sim.exponential`; here :func:`exp`), and the noise's float32 ``log`` and sine
+(:mod:`sim.noise`; here :func:`log32` and :func:`box_muller`).
 
 Compiled functions are cached on disk (``cache=True``, in ``sim/__pycache__``, or numba's user cache
 directory when that is not writable): the first process to call them compiles them for a few
@@ -45,7 +45,7 @@ from sim.agents import (
 )
 from sim.exponential import HIGHEST, INV_LN2, LN2_HI, LN2_LO, LOWEST, P1, P2, P3, P4, P5
 from sim.model import HOLD_ROWS
-from sim.noise import _C1, _C2, _GOLDEN, _SIN
+from sim.noise import _C1, _C2, _GOLDEN, _LOG, _LOG_Q1, _LOG_Q2, _SIN, _SQRT_HALF
 
 if TYPE_CHECKING:
     from sim.model import HedgingModel
@@ -195,6 +195,8 @@ _F = np.float32
 _F_2M24, _F_2M25, _F_HALF, _F_QUARTER = _F(2.0**-24), _F(2.0**-25), _F(0.5), _F(0.25)
 _F_2PI, _F_M2 = _F(2 * np.pi), _F(-2.0)
 _S0, _S1, _S2, _S3, _S4, _S5 = _SIN
+_L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = _LOG
+_F_ONE = _F(1.0)
 
 
 # ---- numpy's element-wise semantics, NaN and signed zeros included --------------------------------
@@ -236,14 +238,22 @@ def exp(x):
     return np.inf if x > HIGHEST else y
 
 
-@intrinsic
-def _float_from_bits(typingctx, bits):
-    """The float64 whose bits are the int64 ``bits`` (a bit cast, as numpy's ``view``)."""
+def _bit_cast(source, target):  # noqa: ANN001, ANN202
+    """A numba intrinsic that reads the bits of a ``source`` number as a ``target`` (numpy's
+    ``view`` of one number)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    def cast(typingctx, x):  # noqa: ANN001, ANN202
+        def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+            return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.float64(types.int64), codegen
+        return target(source), codegen
+
+    return intrinsic(cast)
+
+
+_float_from_bits = _bit_cast(types.int64, types.float64)
+_int32_bits = _bit_cast(types.float32, types.int32)
+_float32_from_bits = _bit_cast(types.int32, types.float32)
 
 
 @njit(cache=True, error_model="numpy")
@@ -304,23 +314,49 @@ def _mix(x):
     return x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def uniforms(base, keys, step, u1, sine, lo, hi):
-    """The part of :meth:`sim.noise.Streams.normals` before its logarithm, in float32.
+@njit(cache=True, error_model="numpy")
+def log32(u):
+    """:func:`sim.noise._log` of one positive normal float32: the same operations, the same bits."""
+    bits = _int32_bits(u)
+    e = (bits >> np.int32(23)) - np.int32(126)
+    m = _float32_from_bits((bits & np.int32(0x007FFFFF)) | np.int32(0x3F000000))
+    low = m < _SQRT_HALF
+    e = e - np.int32(1) if low else e
+    x = (m + m if low else m) - _F_ONE
+    z = x * x
+    y = _L0
+    y = y * x + _L1
+    y = y * x + _L2
+    y = y * x + _L3
+    y = y * x + _L4
+    y = y * x + _L5
+    y = y * x + _L6
+    y = y * x + _L7
+    y = y * x + _L8
+    y = y * x * z
+    ef = _F(e)
+    y = y + _LOG_Q1 * ef
+    y = y - _F_HALF * z
+    r = x + y
+    return r + _LOG_Q2 * ef
 
-    For stream k and run r: the hash of ``base[r]`` plus the stream's key at this step
-    (:meth:`~sim.noise.Streams.step_keys`), the uniform of its bits 40-63
-    into ``u1[k, r]`` and, from bits 16-39, the sine factor of Box-Muller (``_sin_2pi``) into
-    ``sine[k, r]``, for runs ``lo..hi-1``. The caller takes numpy's float32 log of ``u1`` in
-    place; :func:`step` finishes each normal as ``sqrt(-2 log u1) * sine``.
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def box_muller(base, keys, step, logu, sine, lo, hi):
+    """The two factors of :meth:`sim.noise.Streams.normals`' Box-Muller, in float32.
+
+    For stream k and run r (runs ``lo..hi-1``): the hash of ``base[r]`` plus the stream's key at
+    this step (:meth:`~sim.noise.Streams.step_keys`), the log (:func:`log32`) of the uniform of its
+    bits 40-63 into ``logu[k, r]`` and, from bits 16-39, the sine factor (``_sin_2pi``) into
+    ``sine[k, r]``. :func:`step` finishes each normal as ``sqrt(-2 logu) * sine``.
     """
-    K = u1.shape[0]  # noqa: N806
+    K = logu.shape[0]  # noqa: N806
     at = np.uint64(step) * _U_C1
     for k in range(K):
         key = _mix(keys[k] ^ at)
         for r in range(lo, hi):
             h = _mix(base[r] + key)
-            u1[k, r] = _F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25
+            logu[k, r] = log32(_F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25)
             u = _F((h >> np.uint64(16)) & _U_24) * _F_2M24 + _F_2M25
             u = _F_QUARTER - np.abs(u - _F_HALF)
             u = u * _F_2PI
@@ -470,7 +506,7 @@ def step(
     :class:`sim.model.Holds`, ``attributes`` and ``level`` the model's attributes that the events
     in force set (:meth:`HedgingModel._refresh`); ``pfix`` the parameter vector with the values of
     fixed parameters, and ``prun[u]`` the values per run of parameter ``runk[u]``; ``logu`` and
-    ``sine`` the noise from :func:`uniforms` (after the log); ``rows[o]`` the first row of output o
+    ``sine`` the noise from :func:`box_muller`; ``rows[o]`` the first row of output o
     in ``rec``, or -1 when it is not recorded. The blocks follow :meth:`HedgingModel.step`.
 
     Runs go in blocks of :data:`BLOCK`, and within a block each equation is a loop over its runs:
@@ -899,12 +935,10 @@ class Kernel:
         self.advance(t, lo, hi)
 
     def noise(self, t: int, lo: int = 0, hi: int | None = None) -> None:
-        """The hash, uniforms and sine of step t's noise (compiled), then numpy's float32 log."""
+        """The two factors of step t's normals (:func:`box_muller`) for runs lo..hi-1."""
         m = self.model
         hi = m.run_ids.size if hi is None else hi
-        uniforms(m.streams._base, m._noise_keys, t, self.logu, self.sine, lo, hi)
-        part = self.logu[:, lo:hi]
-        np.log(part, out=part)  # numpy's float32 log, as in Streams.normals
+        box_muller(m.streams._base, m._noise_keys, t, self.logu, self.sine, lo, hi)
 
     def advance(self, t: int, lo: int = 0, hi: int | None = None) -> None:
         """The compiled step t of runs lo..hi-1, from the model's state to its next, recorded as
@@ -955,6 +989,13 @@ def threads() -> int:
 
             raise HedgesimError(f"HEDGESIM_THREADS: expected a whole number >= 1, found {value!r}")
         return int(value)
+    return cores()
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells)."""
+    import os
+
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -979,5 +1020,23 @@ def _pool():  # noqa: ANN202
 
     with _threads_lock:
         if not _threads:
-            _threads.append(ThreadPoolExecutor(threads(), thread_name_prefix="hedgesim-kernel"))
+            _threads.append(ThreadPoolExecutor(max(2, cores()), thread_name_prefix="hedgesim-kernel"))
         return _threads[0]
+
+
+def warm() -> float:
+    """Compile the kernel into its cache, or load it from there: one run of the bundled csp2023 on
+    the kernel. The set-up calls it (``make``), so that no user waits for the compiler later.
+    Returns the seconds it took."""
+    import time
+
+    from sim.model import HedgingModel
+    from sim.scenario import bundled_scenarios, load_scenario
+
+    t0 = time.perf_counter()
+    HedgingModel(load_scenario(bundled_scenarios()["csp2023"]), 1, seed=1, engine="kernel").run()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    print(f"hedgesim's compiled step is ready ({warm():.1f} s)")
