@@ -354,7 +354,8 @@ def box_muller(base, keys, step, logu, sine, lo, hi):
     at = np.uint64(step) * _U_C1
     for k in range(K):
         key = _mix(keys[k] ^ at)
-        for r in range(lo, hi):
+        for ri in range(lo, hi):
+            r = np.uint64(ri)  # unsigned: no check for negative indices, so the loop vectorises
             h = _mix(base[r] + key)
             logu[k, r] = log32(_F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25)
             u = _F((h >> np.uint64(16)) & _U_24) * _F_2M24 + _F_2M25
