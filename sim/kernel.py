@@ -702,6 +702,21 @@ def step(
         # 4. SmallState.decide: utilities, then a logit choice approached with inertia
         for i in range(P):
             s_i = small_dyads[i]
+            # the largest rival threat into t2, HedgingModel.mean_power_tension's sum into t3: loops
+            # over the powers outside the loops over runs, so that these vectorise
+            first = True
+            for j in range(P):
+                if j != i:
+                    d_ij = power_dyads[i, j]
+                    if first:
+                        for b in range(nb):
+                            t2[b] = v0[V_THREAT, j, b]
+                            t3[b] = ten0[d_ij, np.uint64(r0 + b)]
+                    else:
+                        for b in range(nb):
+                            t2[b] = _maximum(t2[b], v0[V_THREAT, j, b])
+                            t3[b] = t3[b] + ten0[d_ij, np.uint64(r0 + b)]
+                    first = False
             for b in range(nb):
                 r = np.uint64(r0 + b)
                 regime = reg0[r] * (1.0 - pol0[PRESSURE, i, r]) - ten0[s_i, r]
@@ -711,17 +726,10 @@ def step(
                 u[ECONOMIC, i, b] = e
                 security = q[TIER_SECURITY, b] * v0[V_CLOSE + SECURITY_CHANNEL, i, b]
                 reach = _minimum(1.0, v0[V_PRESENCE, i, b] + security)
-                sec = capability[i] * reach * _rival_max(v0, V_THREAT, i, b)
+                sec = capability[i] * reach * t2[b]
                 sec *= q[WEIGHT_PROTECTION, b]
                 sec -= q[WEIGHT_THREAT, b] * v0[V_THREAT, i, b]
-                entrapment = 0.0  # HedgingModel.mean_power_tension
-                first = True
-                for j in range(P):
-                    if j != i:
-                        t_ij = ten0[power_dyads[i, j], r]
-                        entrapment = t_ij if first else entrapment + t_ij
-                        first = False
-                sec -= q[WEIGHT_ENTRAPMENT, b] * (entrapment / (P - 1))
+                sec -= q[WEIGHT_ENTRAPMENT, b] * (t3[b] / (P - 1))
                 sec += q[WEIGHT_REGIME, b] * regime
                 u[SECURITY, i, b] = sec
                 dip = regime * q[WEIGHT_REGIME, b]
