@@ -412,14 +412,18 @@ def _observe(
             v[V_CREDIBLE, i, b] = credibility * aid[i, r]
             presence = policy[PRESENCE, i, r] * presence_scale[i, r] + presence_add[i, r]
             v[V_PRESENCE, i, b] = _clip(presence, 0.0, 1.0)
-            m = alignment[0, i, r]
-            for d in range(1, dims):
-                m += alignment[d, i, r]
-            v[V_MEAN_ALIGNMENT, i, b] = m / dims
             hostility = tension[small_dyads[i], r] * (
                 1.0 - q[TIER_TRUST, b] * v[V_CLOSE + TRUST_CHANNEL, i, b]
             )
             v[V_THREAT, i, b] = capability[i] * (proximity[i] + v[V_PRESENCE, i, b]) * 0.5 * hostility
+        # the mean over dimensions, summed in their order: loops over runs innermost, to vectorise
+        for b in range(nb):
+            v[V_MEAN_ALIGNMENT, i, b] = alignment[0, i, np.uint64(r0 + b)]
+        for d in range(1, dims):
+            for b in range(nb):
+                v[V_MEAN_ALIGNMENT, i, b] += alignment[d, i, np.uint64(r0 + b)]
+        for b in range(nb):
+            v[V_MEAN_ALIGNMENT, i, b] /= dims
     if not shares:
         return
     # contest(): Tullock shares of credible aid, presence and engagement (no base)
@@ -537,6 +541,7 @@ def step(
     t1 = np.empty(B)
     t2 = np.empty(B)
     t3 = np.empty(B)
+    acc = np.empty((6, B))
     share = 1.0 / P
     even = 1.0 - 1.0 / P
     for r0 in range(lo, hi, B):
@@ -794,7 +799,7 @@ def step(
             t1,
             False,
         )
-        _record(r0, nb, aid1, pol1, inf1, al1, dep1, ten1, reg1, v1, rec, rows, share, even)
+        _record(r0, nb, aid1, pol1, inf1, al1, dep1, ten1, reg1, v1, rec, rows, share, even, acc)
 
 
 @njit(cache=True, error_model="numpy")
@@ -815,10 +820,11 @@ def _put_view(rec, k, v, row, r0, nb):
 
 @njit(cache=True, error_model="numpy")
 def _record(
-    r0, nb, aid, policy, influence, alignment, dependence, tension, regime, v, rec, rows, share, even
+    r0, nb, aid, policy, influence, alignment, dependence, tension, regime, v, rec, rows, share, even, acc
 ):
     """The outputs of :data:`sim.reporters.REPORTERS` (hedging: :mod:`sim.hedging`) of a block of
-    runs; ``rows[o]`` is the first row of output o in ``rec``, or -1 when it is not recorded."""
+    runs; ``rows[o]`` is the first row of output o in ``rec``, or -1 when it is not recorded;
+    ``acc`` is scratch, six rows of a block."""
     P = aid.shape[0]  # noqa: N806
     dims = alignment.shape[0]
     if rows[OUT_INFLUENCE] >= 0:
@@ -844,33 +850,40 @@ def _record(
         _put_view(rec, rows[OUT_THREAT], v, V_THREAT, r0, nb)
     if rows[OUT_TENSION] >= 0:
         _put(rec, rows[OUT_TENSION], tension, r0, nb)
+    if rows[OUT_REGIME] >= 0:
+        for b in range(nb):
+            rec[rows[OUT_REGIME], np.uint64(r0 + b)] = regime[np.uint64(r0 + b)]
+    # per run: the largest dependence; sim.hedging's sums over the powers (each in the powers'
+    # order, as there), into rows of ``acc``, with the loops over runs innermost to vectorise
+    top, gap, squares, mean_squares, ties, tie = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]
+    for i in range(P):
+        for b in range(nb):
+            r = np.uint64(r0 + b)
+            dep = dependence[i, r]
+            g = abs(alignment[ECONOMIC, i, r] - alignment[SECURITY, i, r])
+            sq = alignment[SECURITY, i, r] * alignment[SECURITY, i, r]
+            msq = v[V_MEAN_ALIGNMENT, i, b] * v[V_MEAN_ALIGNMENT, i, b]
+            if i == 0:
+                top[b], gap[b], squares[b], mean_squares[b] = dep, g, sq, msq
+            else:
+                top[b] = _maximum(top[b], dep)
+                gap[b] += g
+                squares[b] += sq
+                mean_squares[b] += msq
+            tie[b] = alignment[0, i, r]
+        for d in range(1, dims):
+            for b in range(nb):
+                tie[b] = _maximum(tie[b], alignment[d, i, np.uint64(r0 + b)])
+        for b in range(nb):
+            x = _minimum(1.0, P * tie[b])
+            ties[b] = x if i == 0 else ties[b] + x
     for b in range(nb):
         r = np.uint64(r0 + b)
-        if rows[OUT_REGIME] >= 0:
-            rec[rows[OUT_REGIME], r] = regime[r]
-        top = dependence[0, r]
-        for i in range(1, P):
-            top = _maximum(top, dependence[i, r])
         if rows[OUT_AUTONOMY] >= 0:
-            rec[rows[OUT_AUTONOMY], r] = 1.0 - top
-        # sim.hedging: divergence, ambiguity, fallback and their mean; evenness of the mean alignment
-        gap = abs(alignment[ECONOMIC, 0, r] - alignment[SECURITY, 0, r])
-        squares = alignment[SECURITY, 0, r] * alignment[SECURITY, 0, r]
-        mean_squares = v[V_MEAN_ALIGNMENT, 0, b] * v[V_MEAN_ALIGNMENT, 0, b]
-        ties = 0.0
-        for i in range(P):
-            if i > 0:
-                gap += abs(alignment[ECONOMIC, i, r] - alignment[SECURITY, i, r])
-                squares += alignment[SECURITY, i, r] * alignment[SECURITY, i, r]
-                mean_squares += v[V_MEAN_ALIGNMENT, i, b] * v[V_MEAN_ALIGNMENT, i, b]
-            top = alignment[0, i, r]
-            for d in range(1, dims):
-                top = _maximum(top, alignment[d, i, r])
-            tie = _minimum(1.0, P * top)
-            ties = tie if i == 0 else ties + tie
-        divergence = 0.5 * gap
-        ambiguity = (1.0 - squares) / even
-        fallback = (ties / P - share) / even
+            rec[rows[OUT_AUTONOMY], r] = 1.0 - top[b]
+        divergence = 0.5 * gap[b]
+        ambiguity = (1.0 - squares[b]) / even
+        fallback = (ties[b] / P - share) / even
         if rows[OUT_DIVERGENCE] >= 0:
             rec[rows[OUT_DIVERGENCE], r] = divergence
         if rows[OUT_AMBIGUITY] >= 0:
@@ -880,7 +893,7 @@ def _record(
         if rows[OUT_HEDGING_INDEX] >= 0:
             rec[rows[OUT_HEDGING_INDEX], r] = (divergence + ambiguity + fallback) / 3.0
         if rows[OUT_DIVERSIFICATION] >= 0:
-            rec[rows[OUT_DIVERSIFICATION], r] = (1.0 - mean_squares) / even
+            rec[rows[OUT_DIVERSIFICATION], r] = (1.0 - mean_squares[b]) / even
 
 
 # ---- the glue: what the model hands to the kernel ---------------------------------------------------
