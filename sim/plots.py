@@ -155,28 +155,40 @@ def mark_events(ax: Axes, ens: Ensemble, marks: dict[int, str] | list[tuple[int,
     marks events of only some scenarios. A step may have several labels (shared events in grey,
     the others in colour), stacked above each other.
     """
+    from matplotlib.collections import LineCollection
+    from matplotlib.transforms import ScaledTranslation
+
     x = quarter_x(ens.dates)
     lo, hi = ax.get_xlim()
     width_in = ax.get_position().width * ax.figure.get_figwidth()
     if isinstance(marks, dict):
         marks = [(step, label, None) for step, label in marks.items()]
-    last_end, level = -np.inf, 0
     grey = "#777777"
-    for step in sorted({m[0] for m in marks}):
-        colours = [c for s, _, c in marks if s == step and c]
-        colour = colours[0] if colours else grey
-        ax.axvline(x[step], color=colour, lw=0.8 if colour == grey else 1.4, ls=":", zorder=0)
+    steps = sorted({m[0] for m in marks})
+    colours = [next((c for s, _, c in marks if s == step and c), grey) for step in steps]
+    # one collection for all the lines (x in data, y from the bottom to the top of the axes)
+    lines = LineCollection(
+        [[(x[step], 0), (x[step], 1)] for step in steps],
+        colors=colours,
+        linewidths=[0.8 if c == grey else 1.4 for c in colours],
+        linestyles=":",
+        zorder=0,
+        transform=ax.get_xaxis_transform(),
+    )
+    ax.add_collection(lines, autolim=False)
+    last_end, level = -np.inf, 0
     for step, label, colour in sorted(marks, key=lambda m: (m[0], m[2] is not None)):
         # half the label's width in data units (~0.07 in per character at 7 pt, plus a margin)
         half = (0.035 * len(label) + 0.03) * (hi - lo) / width_in
         level = level + 1 if x[step] - half < last_end and level < 2 else 0
         last_end = x[step] + half
-        ax.annotate(
+        # a text shifted by points, not an annotation: the same place, a quarter of the work
+        shift = ScaledTranslation(0, (2 + 9 * level) / 72, ax.figure.dpi_scale_trans)
+        ax.text(
+            x[step],
+            1.0,
             label,
-            (x[step], 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(0, 2 + 9 * level),
-            textcoords="offset points",
+            transform=ax.get_xaxis_transform() + shift,
             ha="center",
             va="bottom",
             fontsize=7,
@@ -384,8 +396,17 @@ def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
     matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
     fig = figure(ens, group)
     paths = []
-    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
+    for ext, options in _FORMATS.items():
         path = folder / f"{group}.{ext}"
-        fig.savefig(path, metadata=meta)
+        fig.savefig(path, **options)
         paths.append(path)
     return paths
+
+
+#: How each format is saved. Metadata without a date or version, so that identical data give
+#: identical files; PNG compressed at zlib level 3, which here is both faster than the default (6)
+#: and smaller, the pixels being the same.
+_FORMATS = {
+    "png": {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": 3}},
+    "svg": {"metadata": {"Date": None}},
+}
