@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import sim
-from sim.plots import _FORMATS, GROUPS, _save_group, figure, save_figures, start_figure_workers
+from sim.plots import GROUPS, _save_group, figure, save_as, save_figures, start_figure_workers
 
 HERE = Path(__file__).resolve().parent
 CSP = HERE.parent / "scenarios" / "csp2023.toml"
@@ -51,9 +51,9 @@ def main() -> None:
             for g in GROUPS:
                 cpu, wall, fig = timed(lambda g=g: figure(ens, g))
                 parts = {"build": (cpu, wall)}
-                for ext, options in _FORMATS.items():
+                for ext in ("png", "svg"):
                     path = folder / f"{g}.{ext}"
-                    cpu, wall, _ = timed(lambda f=fig, path=path, options=options: f.savefig(path, **options))
+                    cpu, wall, _ = timed(lambda f=fig, path=path: save_as(f, path))
                     parts[ext] = (cpu, wall)
                 for part, (cpu, wall) in parts.items():
                     old = best.get((g, part), (float("inf"), float("inf")))

@@ -395,18 +395,20 @@ def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, editable, faster
     matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
     fig = figure(ens, group)
-    paths = []
-    for ext, options in _FORMATS.items():
-        path = folder / f"{group}.{ext}"
-        fig.savefig(path, **options)
-        paths.append(path)
-    return paths
+    return [save_as(fig, folder / f"{group}.{ext}") for ext in ("png", "svg")]
 
 
-#: How each format is saved. Metadata without a date or version, so that identical data give
-#: identical files; PNG compressed at zlib level 3, which here is both faster than the default (6)
-#: and smaller, the pixels being the same.
-_FORMATS = {
-    "png": {"metadata": {"Software": None}, "pil_kwargs": {"compress_level": 3}},
-    "svg": {"metadata": {"Date": None}},
-}
+def save_as(fig: Figure, path: Path) -> Path:
+    """Save ``fig`` as PNG or SVG by the suffix of ``path``; return ``path``.
+
+    Metadata hold no date or version, so that identical data give identical files. A PNG is
+    compressed at zlib level 3, both faster than the default (6) and smaller here, the pixels the
+    same, and its text is drawn a string at a time (:func:`sim.png.save_png`).
+    """
+    if path.suffix == ".png":
+        from sim.png import save_png
+
+        save_png(fig, path, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    else:
+        fig.savefig(path, metadata={"Date": None})
+    return path
