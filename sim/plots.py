@@ -342,23 +342,52 @@ def save_figures(
 ) -> list[Path]:
     """Save every group as PNG and SVG into ``folder``; return the paths written.
 
-    With ``workers`` > 1, some figures are drawn in fresh worker processes while this one draws
-    the rest: text layout makes each figure cost ~0.3 s, which is most of a default run.
+    With ``workers`` > 1, some figures are drawn in worker processes while this one draws the
+    rest, split by their cost (:data:`COST`) so that both finish about together.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if workers <= 1 or len(groups) < 2:
         return [p for g in groups for p in _save_group(ens, folder, g)]
     global _started
-    # every second figure, from the end, goes to the workers (the tension figure is the slowest)
-    remote = tuple(groups[::-1][: len(groups) // 2])
-    local = tuple(g for g in groups if g not in remote)
-    pool, _started = _started or _pool(min(workers - 1, len(remote))), None
-    with pool:
+    local, remote = split_by_cost(groups, workers - 1)
+    pool, _started = _started, None
+    if not remote:
+        if pool is not None:
+            pool.shutdown()
+        return [p for g in groups for p in _save_group(ens, folder, g)]
+    with pool or _pool(min(workers - 1, len(remote))) as pool:
         futures = [pool.submit(_save_group, ens, folder, g) for g in remote]
         done = {g: _save_group(ens, folder, g) for g in local}
         done.update({g: f.result() for g, f in zip(remote, futures, strict=True)})
     return [p for g in groups for p in done[g]]
+
+
+#: What drawing and saving a figure costs (PNG and SVG), relative to a figure of one panel, as
+#: measured by benchmarks/figures.py: three panels about twice as much, the two of tension 1.6.
+COST = {"policy": 2.0, "dimensions": 2.0, "tension": 1.6}
+#: What this process pays before its first figure (matplotlib's modules, fonts and backends), in
+#: the same units, unless it has drawn one before; workers pay theirs while the ensemble runs.
+START_COST = 2.5
+
+
+def split_by_cost(groups: tuple[str, ...], workers: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(groups drawn here, groups sent to ``workers`` processes): the costliest first, each to the
+    side that would finish it sooner (longest processing time first, Graham 1969)."""
+    import sys
+
+    here = 0.0 if "matplotlib.backends.backend_agg" in sys.modules else START_COST
+    there = 0.0
+    local, remote = [], []
+    for g in sorted(groups, key=lambda g: -COST.get(g, 1.0)):
+        cost = COST.get(g, 1.0)
+        if here + cost <= there + cost / workers:
+            here += cost
+            local.append(g)
+        else:
+            there += cost / workers
+            remote.append(g)
+    return tuple(g for g in groups if g in local), tuple(g for g in groups if g in remote)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -369,10 +398,20 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _warm() -> None:
-    """What a figure worker needs, imported when it starts rather than at its first figure."""
-    from matplotlib.figure import Figure  # noqa: F401
+    """What a figure worker needs, loaded when it starts rather than at its first figure: the
+    modules (those that unpickling an Ensemble imports too), the fonts and both backends."""
+    import io
 
-    import sim.ensemble  # noqa: F401 (what unpickling an Ensemble imports)
+    from matplotlib.figure import Figure
+
+    import sim.ensemble  # noqa: F401
+    from sim.png import save_png
+
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0", fontweight="bold")
+    fig.add_axes((0.2, 0.2, 0.6, 0.6)).set_ylabel("0")
+    save_png(fig, io.BytesIO())
+    fig.savefig(io.BytesIO(), format="svg")
 
 
 _started: ProcessPoolExecutor | None = None
@@ -389,11 +428,6 @@ def start_figure_workers(workers: int) -> None:
 
 
 def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.rcParams["svg.hashsalt"] = "hedgesim"  # stable ids: identical SVGs for identical data
-    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, editable, faster
-    matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
     fig = figure(ens, group)
     return [save_as(fig, folder / f"{group}.{ext}") for ext in ("png", "svg")]
 
@@ -405,6 +439,11 @@ def save_as(fig: Figure, path: Path) -> Path:
     compressed at zlib level 3, both faster than the default (6) and smaller here, the pixels the
     same, and its text is drawn a string at a time (:func:`sim.png.save_png`).
     """
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "hedgesim"  # stable ids: identical SVGs for identical data
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, editable, faster
+    matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
     if path.suffix == ".png":
         from sim.png import save_png
 

@@ -5,7 +5,7 @@ vary within a string: about 0.14 ms a glyph, the larger part of a figure with an
 (about 1,200 glyphs a figure; see benchmarks/figures.py). Our figures use neither, so
 :func:`save_png` draws each string as matplotlib up to 3.10 did: laid out and rendered into one
 bitmap by FreeType (``FT2Font.draw_glyphs_to_bitmap``), then blended once. The text looks the
-same (a glyph may move by a fraction of a pixel) and a PNG takes about 40% less time. Text with
+same (a string may move by up to a pixel) and a PNG takes about 40% less time. Text with
 mathtext, font features or a language set takes matplotlib's own path, as does all text under
 matplotlib releases that draw strings whole themselves.
 """
