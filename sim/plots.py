@@ -140,8 +140,19 @@ def draw_quantiles(
     line from the previous value would. ``line``: more options of the median line (marker, lw).
     """
     q05, q25, q50, q75, q95 = q
-    ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0, step="post")
-    ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0, step="post")
+    if np.isnan(q).any():  # fill_between leaves gaps where a value is missing
+        ax.fill_between(x, q05, q95, color=colour, alpha=0.12 * alpha, linewidth=0, step="post")
+        ax.fill_between(x, q25, q75, color=colour, alpha=0.28 * alpha, linewidth=0, step="post")
+    else:  # both bands in one collection: the same polygons, half the artists
+        from matplotlib.collections import PolyCollection
+        from matplotlib.colors import to_rgba
+
+        # steps that hold each value until the next quarter, as drawstyle="steps-post"
+        xs = np.repeat(x, 2)[1:]
+        bands = [(np.repeat(lo, 2)[:-1], np.repeat(hi, 2)[:-1]) for lo, hi in ((q05, q95), (q25, q75))]
+        polygons = [np.column_stack([np.r_[xs, xs[::-1]], np.r_[lo, hi[::-1]]]) for lo, hi in bands]
+        faces = [to_rgba(colour, 0.12 * alpha), to_rgba(colour, 0.28 * alpha)]
+        ax.add_collection(PolyCollection(polygons, facecolors=faces, edgecolors="none", linewidths=0))
     options = {"lw": 2, **line}
     ax.plot(
         x, q50, color=colour, label=label, linestyle=linestyle, alpha=alpha, drawstyle="steps-post", **options

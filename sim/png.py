@@ -39,6 +39,7 @@ def _canvas_class() -> type | None:
     global _CANVAS
     if _CANVAS is not False:
         return _CANVAS
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
     from matplotlib.ft2font import FT2Font
 
@@ -63,6 +64,17 @@ def _canvas_class() -> type | None:
             self._renderer.draw_text_image(font.get_image(), x, y + 1, angle, gc)
             return None
 
+        def get_text_width_height_descent(self, s, prop, ismath):  # noqa: ANN001, ANN202
+            # the same strings (the event key, the caption, tick labels) in every figure of a run
+            if ismath:
+                return super().get_text_width_height_descent(s, prop, ismath)
+            key = (s, prop.copy(), self.dpi, matplotlib.rcParams["text.hinting"])
+            if key not in _METRICS:
+                if len(_METRICS) > 10_000:  # a long-lived process: forget rather than grow
+                    _METRICS.clear()
+                _METRICS[key] = super().get_text_width_height_descent(s, prop, ismath)
+            return _METRICS[key]
+
     class StringCanvas(FigureCanvasAgg):
         def get_renderer(self):  # noqa: ANN202
             w, h = self.get_width_height(physical=True)
@@ -77,3 +89,5 @@ def _canvas_class() -> type | None:
 
 
 _CANVAS: type | None | bool = False  # not looked at yet
+#: Width, height and descent of strings drawn before, by (text, font, dpi, hinting).
+_METRICS: dict[tuple, tuple[float, float, float]] = {}
