@@ -434,8 +434,22 @@ def start_figure_workers(workers: int) -> None:
     the simulation instead of following it."""
     global _started
     if workers > 1 and _started is None:
+        import atexit
+
         _started = _pool(workers - 1)
         _started.submit(int)  # a process pool starts its workers at the first task
+        atexit.unregister(stop_figure_workers)
+        atexit.register(stop_figure_workers)
+
+
+def stop_figure_workers() -> None:
+    """Stop the workers of :func:`start_figure_workers` if no figures used them (a run that
+    stopped before its figures), at exit at the latest: a pool left to the interpreter's last
+    clean-up prints an error."""
+    global _started
+    pool, _started = _started, None
+    if pool is not None:
+        pool.shutdown(cancel_futures=True)
 
 
 def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
