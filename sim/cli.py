@@ -222,9 +222,15 @@ def run(
 
         start_figure_workers(min(2, cores()))
     options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
-    check_resources(
-        [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
-    )
+    try:
+        check_resources(
+            [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
+        )
+    except BaseException:
+        from sim.plots import stop_figure_workers
+
+        stop_figure_workers()  # now, not joined at exit once started up
+        raise
     folder = out if out is not None else default_folder(sc.name, folder_label(sc.overrides))
     command = command_line()
     # removed on error, Ctrl-C or SIGTERM: nothing half-written

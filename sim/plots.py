@@ -445,11 +445,17 @@ def start_figure_workers(workers: int) -> None:
 def stop_figure_workers() -> None:
     """Stop the workers of :func:`start_figure_workers` if no figures used them (a run that
     stopped before its figures), at exit at the latest: a pool left to the interpreter's last
-    clean-up prints an error."""
+    clean-up prints an error. They are ended, not waited for: they may still be starting."""
     global _started
     pool, _started = _started, None
-    if pool is not None:
-        pool.shutdown(cancel_futures=True)
+    if pool is None:
+        return
+    if hasattr(pool, "terminate_workers"):  # Python >= 3.14
+        pool.terminate_workers()
+        return
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
+    pool.shutdown(cancel_futures=True)
 
 
 def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:

@@ -99,3 +99,19 @@ def test_figures_drawn_in_a_worker_are_the_figures_drawn_here(ens, tmp_path):
     two = save_figures(ens, tmp_path / "two", groups=("aid", "policy", "hedging"), workers=2)
     assert [p.name for p in one] == [p.name for p in two]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
+
+
+def test_unused_figure_workers_are_ended_not_waited_for():
+    """A run refused after its figure worker started (too large, say) exits at once."""
+    import time
+
+    import sim.plots
+
+    sim.plots.start_figure_workers(2)
+    pool = sim.plots._started
+    processes = list(pool._processes.values())
+    assert processes and all(p.is_alive() for p in processes)
+    began = time.perf_counter()
+    sim.plots.stop_figure_workers()
+    assert time.perf_counter() - began < 1.0  # a worker still importing matplotlib takes longer
+    assert sim.plots._started is None and not any(p.is_alive() for p in processes)
