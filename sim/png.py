@@ -1,14 +1,13 @@
 """PNG files of figures, their text drawn one string at a time.
 
-Matplotlib 3.11 rasterises text glyph by glyph, in Python, for fonts whose features and language
-vary within a string: about 0.14 ms a glyph, the larger part of a figure with an event key
-(about 1,200 glyphs a figure; see benchmarks/figures.py). Our figures use neither, so
+Matplotlib 3.11 rasterises text glyph by glyph, in Python: about 0.14 ms a glyph, the larger
+part of the cost of a figure with an event key (about 1,200 glyphs a figure; see
+benchmarks/figures.py, where matplotlib 3.10.8 drew the same text four times faster).
 :func:`save_png` draws each string as matplotlib up to 3.10 did: laid out and rendered into one
 bitmap by FreeType (``FT2Font.draw_glyphs_to_bitmap``), then blended once. The text looks the
 same (a string may move by up to a pixel) and a PNG takes about 40% less time. Text with
 mathtext, font features or a language set takes matplotlib's own path, as does all text under
-matplotlib releases that draw strings whole themselves.
-"""
+matplotlib releases without the glyph-by-glyph drawing."""
 
 from __future__ import annotations
 
@@ -68,7 +67,8 @@ def _canvas_class() -> type | None:
             # the same strings (the event key, the caption, tick labels) in every figure of a run
             if ismath:
                 return super().get_text_width_height_descent(s, prop, ismath)
-            key = (s, prop.copy(), self.dpi, matplotlib.rcParams["text.hinting"])
+            rc = matplotlib.rcParams
+            key = (s, prop.copy(), self.dpi, rc["text.hinting"], rc["text.hinting_factor"])
             if key not in _METRICS:
                 if len(_METRICS) > 10_000:  # a long-lived process: forget rather than grow
                     _METRICS.clear()
@@ -89,5 +89,5 @@ def _canvas_class() -> type | None:
 
 
 _CANVAS: type | None | bool = False  # not looked at yet
-#: Width, height and descent of strings drawn before, by (text, font, dpi, hinting).
+#: Width, height and descent of strings drawn before, by (text, font, dpi, hinting, its factor).
 _METRICS: dict[tuple, tuple[float, float, float]] = {}
