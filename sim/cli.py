@@ -217,16 +217,22 @@ def run(
     sc = overridden(load_scenario(scenario), sets)
     if out is not None:
         check_folder(out, force)  # before the work, not after
-    options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
-    check_resources(
-        [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
-    )
-    folder = out if out is not None else default_folder(sc.name, folder_label(sc.overrides))
-    command = command_line()
-    if not no_figures:  # their processes start while the ensemble runs
+    if not no_figures:  # their processes start while the model is imported and the ensemble runs
         from sim.plots import start_figure_workers
 
         start_figure_workers(min(2, cores()))
+    options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
+    try:
+        check_resources(
+            [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
+        )
+    except BaseException:
+        from sim.plots import stop_figure_workers
+
+        stop_figure_workers()  # now, not joined at exit once started up
+        raise
+    folder = out if out is not None else default_folder(sc.name, folder_label(sc.overrides))
+    command = command_line()
     # removed on error, Ctrl-C or SIGTERM: nothing half-written
     with staging(folder, force, reserved=out is None) as tmp:
         ens = run_ensemble(
