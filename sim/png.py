@@ -7,7 +7,10 @@ benchmarks/figures.py, where matplotlib 3.10.8 drew the same text four times fas
 bitmap by FreeType (``FT2Font.draw_glyphs_to_bitmap``), then blended once. The text looks the
 same (a string may move by up to a pixel) and a PNG takes about 40% less time. Text with
 mathtext, font features or a language set takes matplotlib's own path, as does all text under
-matplotlib releases without the glyph-by-glyph drawing."""
+matplotlib releases without the glyph-by-glyph drawing, and all text from the first string that the
+private methods used here fail to draw (a later matplotlib). matplotlib's own fix (pull request
+32120, "Text rendering speedups", merged in July 2026) will make this module unnecessary once
+released."""
 
 from __future__ import annotations
 
@@ -50,8 +53,20 @@ def _canvas_class() -> type | None:
 
     class StringRenderer(RendererAgg):
         def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):  # noqa: ANN001, ANN202
-            if ismath or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language())):
+            if (
+                _broken
+                or ismath
+                or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language()))
+            ):
                 return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            try:
+                self._draw_string(gc, x, y, s, prop, angle)
+            except Exception:  # noqa: BLE001 (a matplotlib whose internals moved: its own path from now)
+                _fail()
+                return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            return None
+
+        def _draw_string(self, gc, x, y, s, prop, angle):  # noqa: ANN001, ANN202
             font = self._prepare_font(prop)
             # angle 0 here: the bitmap is rotated (in raster space) by draw_text_image
             font.set_text(s, 0, flags=get_hinting_flag())
@@ -61,7 +76,6 @@ def _canvas_class() -> type | None:
             x = round(x + xo / 64 + descent * math.sin(math.radians(angle)))
             y = round(y + yo / 64 + descent * math.cos(math.radians(angle)))
             self._renderer.draw_text_image(font.get_image(), x, y + 1, angle, gc)
-            return None
 
         def get_text_width_height_descent(self, s, prop, ismath):  # noqa: ANN001, ANN202
             # the same strings (the event key, the caption, tick labels) in every figure of a run
@@ -89,5 +103,15 @@ def _canvas_class() -> type | None:
 
 
 _CANVAS: type | None | bool = False  # not looked at yet
+#: Set when drawing a string whole failed (matplotlib's private methods changed): every string then
+#: goes through matplotlib's own path, which is slower but always right.
+_broken = False
+
+
+def _fail() -> None:
+    global _broken
+    _broken = True
+
+
 #: Width, height and descent of strings drawn before, by (text, font, dpi, hinting, its factor).
 _METRICS: dict[tuple, tuple[float, float, float]] = {}

@@ -115,3 +115,26 @@ def test_unused_figure_workers_are_ended_not_waited_for():
     sim.plots.stop_figure_workers()
     assert time.perf_counter() - began < 1.0  # a worker still importing matplotlib takes longer
     assert sim.plots._started is None and not any(p.is_alive() for p in processes)
+
+
+def test_png_text_falls_back_to_matplotlib_when_its_internals_move(monkeypatch):
+    """A matplotlib whose private renderer methods changed still gets every string drawn, by its
+    own path."""
+    import sim.png
+
+    canvas = sim.png._canvas_class()
+    if canvas is None:
+        pytest.skip("this matplotlib draws each string in one pass itself: sim.png is not used")
+    monkeypatch.setattr(sim.png, "_broken", False)
+    fig = _text_figure()
+
+    def moved(*args):
+        raise AttributeError("'RendererAgg' object has no attribute '_prepare_font'")
+
+    monkeypatch.setattr(type(canvas(fig).get_renderer()), "_draw_string", moved)
+    ours = io.BytesIO()
+    save_png(fig, ours)
+    assert sim.png._broken
+    theirs = io.BytesIO()
+    FigureCanvasAgg(_text_figure()).print_png(theirs)
+    assert np.array_equal(_pixels(ours.getvalue()), _pixels(theirs.getvalue()))  # matplotlib's own
