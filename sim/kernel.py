@@ -22,6 +22,7 @@ seconds, the next ones load them.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -1002,7 +1003,6 @@ RUNS_PER_THREAD = 1024
 def threads() -> int:
     """Threads for a model's step: ``HEDGESIM_THREADS`` if set (worker processes of an ensemble set
     it to 1: they already fill the cores), else the cores this process may run on."""
-    import os
 
     value = os.environ.get("HEDGESIM_THREADS")
     if value:
@@ -1016,7 +1016,6 @@ def threads() -> int:
 
 def cores() -> int:
     """The cores this process may run on (its CPU affinity, where the system tells)."""
-    import os
 
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -1034,6 +1033,8 @@ def split(n: int, threads: int) -> list[tuple[int, int]]:
 
 _threads: list = []
 _threads_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child has no threads: it makes its own pool
+    os.register_at_fork(after_in_child=_threads.clear)
 
 
 def _pool():  # noqa: ANN202

@@ -258,3 +258,29 @@ def test_a_bad_thread_count_in_the_environment_is_refused(csp2023, monkeypatch):
     monkeypatch.setenv("HEDGESIM_THREADS", "many")
     with pytest.raises(HedgesimError, match="HEDGESIM_THREADS: expected a whole number >= 1, found 'many'"):
         HedgingModel(csp2023, 10, 1, engine="kernel")
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
+def test_a_forked_child_steps_on_threads_of_its_own(csp2023):
+    """A process forked after a threaded step (a user's multiprocessing pool on Linux) has no
+    threads of the parent's pool: it must make its own, not wait for ones that are gone."""
+    import multiprocessing
+    import os
+
+    from sim.kernel import RUNS_PER_THREAD
+
+    os.environ.pop("HEDGESIM_THREADS", None)
+    parent = HedgingModel(csp2023, 2 * RUNS_PER_THREAD, seed=4, engine="kernel")
+    if len(parent.kernel.parts) < 2:
+        pytest.skip("one core: no threads to fork with")
+    parent.run()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(_threaded_record, (csp2023, 2 * RUNS_PER_THREAD)).get(timeout=120)
+    assert child == parent.record.tobytes()
+
+
+def _threaded_record(spec, runs):
+    m = HedgingModel(spec, runs, seed=4, engine="kernel")
+    m.run()
+    return m.record.tobytes()
