@@ -5,7 +5,7 @@
 Prints a table (and writes benchmarks/throughput.csv), every figure measured in this invocation:
 * run-steps per second for csp2023 at 1, 100 and 10,000 runs, in one process (model only: the
   build of the model and its steps, no output files), with the compiled step (``kernel``) on its
-  default threads (one per core from 2,048 runs on) and on one thread, and with the agents' numpy
+  default threads (one per 1,024 runs, at most one per core) and on one thread, and with the agents' numpy
   methods (``numpy``; the same bits), measured alternately, each size in a fresh process so that
   its peak memory is its own; the first model of the process is reported apart from the best of
   --repeat (later models reuse the first one's record buffer);

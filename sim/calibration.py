@@ -258,6 +258,9 @@ def calibrate(
     lows = np.array([p.low for p in priors])
     highs = np.array([p.high for p in priors])
     theta = lows + (highs - lows) * rng.random((draws, len(priors)))
+    from sim.model import load_engine_for
+
+    load_engine_for(draws * runs * fit_sc.steps)  # small ensembles, many of them: the whole decides
     t0 = time.perf_counter()
     dist = np.empty(draws)
     for i, row in enumerate(theta):

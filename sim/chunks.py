@@ -86,19 +86,26 @@ def processes(workers: int | None, runs: int, steps: int, chunks: int, dask: str
 
 
 def simulate(
-    spec: Scenario, seed: int, start: int, stop: int, reuse: bool = False, engine: str | None = None
+    spec: Scenario,
+    seed: int,
+    start: int,
+    stop: int,
+    reuse: bool = False,
+    engine: str | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Runs start..stop-1 of a scenario: the model's record, shape (variables, steps + 1, runs).
 
     With ``reuse``, the record is a view of a buffer this process keeps for its next chunk (valid
     until then): it saves the page faults of a fresh 20 MB array per chunk. ``engine``: the one
-    chosen for the whole ensemble (:func:`sim.model.choose_engine`), else this chunk's choice.
+    chosen for the whole ensemble (:func:`sim.model.choose_engine`), else this chunk's choice;
+    ``threads``: the kernel's (1 where other processes or tasks fill the cores).
     """
     from sim.model import HedgingModel
 
     buffer = _buffers.get("record") if reuse else None
     runs = np.arange(start, stop, dtype=np.int64)
-    model = HedgingModel(spec, runs, seed, record=buffer, engine=engine)
+    model = HedgingModel(spec, runs, seed, record=buffer, engine=engine, threads=threads)
     if reuse and buffer is None:  # the first chunk of this process: its record is kept
         _buffers["record"] = model.record
     model.run()
@@ -213,7 +220,8 @@ def compute(
         if dask is not None:
             from sim.cluster import run_on_dask
 
-            for start, record in run_on_dask(dask, partial(simulate, engine=engine), spec, seed, spans):
+            task = partial(simulate, engine=engine, threads=1)  # a Dask worker's tasks fill its cores
+            for start, record in run_on_dask(dask, task, spec, seed, spans):
                 put(sink, start, record)
                 done(record.shape[2])
         elif pool is not None:

@@ -37,8 +37,10 @@ LOWEST, HIGHEST = -708.0, 709.0
 
 
 def exp(x: np.ndarray) -> np.ndarray:
-    """exp(x) element-wise, as :func:`sim.kernel.exp` computes it (the same bits); a new array."""
-    x = np.asarray(x, dtype=np.float64)
+    """exp(x) element-wise, as :func:`sim.kernel.exp` computes it (the same bits); a new array of
+    x's shape (0-d for a number)."""
+    shape = np.shape(x)
+    x = np.array(x, dtype=np.float64, ndmin=1)
     nan = np.isnan(x)
     xc = np.clip(x, LOWEST, HIGHEST)  # computed on these, then fixed where x is outside
     xc[nan] = 0.0
@@ -68,4 +70,4 @@ def exp(x: np.ndarray) -> np.ndarray:
     y[x < LOWEST] = 0.0
     y[x > HIGHEST] = np.inf
     y[nan] = np.nan
-    return y
+    return y.reshape(shape)

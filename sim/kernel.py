@@ -235,7 +235,7 @@ def exp(x):
     c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))))
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
     y = y * _float_from_bits((np.int64(k) + 1023) << 52)
-    y = y if x >= LOWEST else (0.0 if x == x else x)
+    y = y if x >= LOWEST else (0.0 if x == x else np.nan)
     return np.inf if x > HIGHEST else y
 
 
@@ -901,7 +901,7 @@ def _record(
 class Kernel:
     """The arrays :func:`step` needs from a :class:`~sim.model.HedgingModel`, built once per model."""
 
-    def __init__(self, model: HedgingModel):
+    def __init__(self, model: HedgingModel, threads: int | None = None):
         from sim.model import CHANNELS
 
         m = self.model = model
@@ -941,7 +941,7 @@ class Kernel:
         self.rest = [(r, rows) for r, rows in m.outputs if r.pattern not in OUTPUTS]
 
         #: Runs split between threads (the compiled functions release the GIL): [lo, hi) each.
-        self.parts = split(n, threads())
+        self.parts = split(n, threads or default_threads())
 
     def step(self, t: int) -> None:
         """Step t of every run: noise, then the compiled step from the model's state to its next,
@@ -1000,18 +1000,12 @@ class Kernel:
 RUNS_PER_THREAD = 1024
 
 
-def threads() -> int:
+def default_threads() -> int:
     """Threads for a model's step: ``HEDGESIM_THREADS`` if set (worker processes of an ensemble set
     it to 1: they already fill the cores), else the cores this process may run on."""
+    from sim.model import env_threads
 
-    value = os.environ.get("HEDGESIM_THREADS")
-    if value:
-        if not (value.isdigit() and int(value) >= 1):
-            from sim.errors import HedgesimError
-
-            raise HedgesimError(f"HEDGESIM_THREADS: expected a whole number >= 1, found {value!r}")
-        return int(value)
-    return cores()
+    return env_threads() or cores()
 
 
 def cores() -> int:
@@ -1033,8 +1027,18 @@ def split(n: int, threads: int) -> list[tuple[int, int]]:
 
 _threads: list = []
 _threads_lock = threading.Lock()
-if hasattr(os, "register_at_fork"):  # a forked child has no threads: it makes its own pool
-    os.register_at_fork(after_in_child=_threads.clear)
+
+
+def _after_fork() -> None:
+    """In a forked child: no thread of the parent's pool exists there, and the lock may have been
+    held by one of them; the child makes its own pool, under a fresh lock."""
+    global _threads_lock
+    _threads.clear()
+    _threads_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _pool():  # noqa: ANN202

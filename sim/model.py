@@ -80,12 +80,32 @@ def choose_engine(run_steps: int = 0) -> str:
     already (its cost is paid); else numpy. Both give the same bits: this is a choice of speed."""
     from sim.errors import HedgesimError
 
+    env_threads()  # a bad thread count is refused whichever engine runs
     engine = os.environ.get("HEDGESIM_ENGINE")
     if engine:
         if engine not in ENGINES:
             raise HedgesimError(f"HEDGESIM_ENGINE: expected {' or '.join(ENGINES)}, found {engine!r}")
         return engine
     return "kernel" if run_steps >= KERNEL_FROM or "sim.kernel" in sys.modules else "numpy"
+
+
+def load_engine_for(run_steps: int) -> None:
+    """Load the kernel now if work of ``run_steps`` run-steps in all warrants it, so that the many
+    small models of that work (a calibration's draws, say) all use it (:func:`choose_engine`)."""
+    if choose_engine(run_steps) == "kernel":
+        import sim.kernel  # noqa: F401
+
+
+def env_threads() -> int | None:
+    """``HEDGESIM_THREADS``: the threads of the kernel's step (None when unset)."""
+    from sim.errors import HedgesimError
+
+    value = os.environ.get("HEDGESIM_THREADS")
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise HedgesimError(f"HEDGESIM_THREADS: expected a whole number >= 1, found {value!r}")
+    return int(value)
 
 
 #: The channels of a partnership tier, in the order of the rows of ``closeness`` (:meth:`observe`).
@@ -205,6 +225,8 @@ class HedgingModel(mesa.Model):
         engine: "kernel" (the compiled step, :mod:`sim.kernel`) or "numpy" (the agents' methods),
             which give the same bits; default: :func:`choose_engine` for this model's run-steps
             (callers that build many models for one piece of work pass the choice for all of it).
+        threads: the kernel's threads, each on its own runs (the same bits at any number);
+            default: ``HEDGESIM_THREADS``, else one per core, at most one per 1,024 runs.
     """
 
     def __init__(
@@ -214,6 +236,7 @@ class HedgingModel(mesa.Model):
         seed: int,
         record: np.ndarray | None = None,
         engine: str | None = None,
+        threads: int | None = None,
     ):
         super().__init__(rng=seed)
         self.spec, self.seed = spec, seed
@@ -332,7 +355,7 @@ class HedgingModel(mesa.Model):
         if self.engine == "kernel":
             from sim.kernel import Kernel
 
-            self.kernel = Kernel(self)
+            self.kernel = Kernel(self, threads)
 
     # ---- events ------------------------------------------------------------------------------
     def apply_events(self, t: int) -> None:

@@ -238,3 +238,12 @@ def test_a_bad_engine_in_the_environment_gives_one_line(tmp_path, monkeypatch):
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert "HEDGESIM_ENGINE: expected kernel or numpy, found 'fast'" in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_bad_thread_count_in_the_environment_gives_one_line(tmp_path, monkeypatch):
+    """Refused on a small run too, which does not use the kernel's threads."""
+    monkeypatch.setenv("HEDGESIM_THREADS", "²")
+    res = invoke("run", CSP, "--runs", "2", "--out", str(tmp_path / "r"), "--no-figures")
+    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
+    assert "HEDGESIM_THREADS: expected a whole number >= 1, found '²'" in res.output
+    assert not (tmp_path / "r").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numba import njit
 
 from sim import kernel
@@ -20,6 +21,7 @@ def arguments() -> np.ndarray:
     rng = np.random.default_rng(1993)
     edges = [0.0, -0.0, 1e-300, -1e-300, 2.0**-29, LOWEST, HIGHEST, np.log(2) / 2, -np.log(2) / 2]
     edges += [np.nextafter(LOWEST, -np.inf), np.nextafter(HIGHEST, np.inf), -1e308, 1e308]
+    edges += [np.array(0xFFF8000000000000, dtype=np.uint64).view(np.float64)]  # a NaN with its sign set
     return np.concatenate(
         [
             rng.uniform(-30.0, 30.0, 200_000),
@@ -38,6 +40,7 @@ def test_numpy_and_the_kernel_give_the_same_bits():
     assert exp(x).tobytes() == compiled.tobytes()
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant <= 52, reason="no long double to compare with here")
 def test_within_one_unit_in_the_last_place_of_the_true_value():
     x = arguments()
     inside = x[(x >= LOWEST) & (x <= HIGHEST)]
@@ -59,3 +62,8 @@ def test_a_logit_share_sums_to_one():
     u = np.random.default_rng(5).normal(0.0, 5.0, (3, 1000))
     w = exp(u - u.max(axis=0))
     np.testing.assert_allclose((w / w.sum(axis=0)).sum(axis=0), 1.0, rtol=1e-15)
+
+
+def test_a_number_gives_a_number_and_shapes_are_kept():
+    assert exp(0.0).shape == () and float(exp(0.0)) == 1.0
+    assert exp(np.zeros((2, 3))).shape == (2, 3)

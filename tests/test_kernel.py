@@ -1,8 +1,8 @@
 """The compiled step (sim/kernel.py) against the agents' numpy methods, which state the equations.
 
 Both engines do the same arithmetic in the same order, with the same ``exp`` (sim/exponential.py,
-made of exactly rounded operations) and numpy's float32 ``log`` in the noise, so they agree to the
-last bit: every output of every case below is byte-identical.
+made of exactly rounded operations) and the same float32 ``log`` in the noise (Cephes' ``logf``,
+sim/noise.py), so they agree to the last bit: every output of every case below is byte-identical.
 """
 
 from __future__ import annotations
@@ -252,27 +252,30 @@ def test_threads_split_the_runs_and_change_no_bit(csp2023, monkeypatch):
     assert records[0] == records[1]
 
 
-def test_a_bad_thread_count_in_the_environment_is_refused(csp2023, monkeypatch):
+@pytest.mark.parametrize("value", ["many", "0", "-1", "\u00b2", " 2"])
+@pytest.mark.parametrize("engine", ["kernel", None])
+def test_a_bad_thread_count_in_the_environment_is_refused(csp2023, monkeypatch, value, engine):
+    """Refused whichever engine the work takes (a superscript two is a digit to Python, not a number)."""
     from sim.errors import HedgesimError
 
-    monkeypatch.setenv("HEDGESIM_THREADS", "many")
-    with pytest.raises(HedgesimError, match="HEDGESIM_THREADS: expected a whole number >= 1, found 'many'"):
-        HedgingModel(csp2023, 10, 1, engine="kernel")
+    monkeypatch.setenv("HEDGESIM_THREADS", value)
+    with pytest.raises(
+        HedgesimError, match=f"HEDGESIM_THREADS: expected a whole number >= 1, found {value!r}"
+    ):
+        HedgingModel(csp2023, 10, 1, engine=engine)
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
-def test_a_forked_child_steps_on_threads_of_its_own(csp2023):
+def test_a_forked_child_steps_on_threads_of_its_own(csp2023, monkeypatch):
     """A process forked after a threaded step (a user's multiprocessing pool on Linux) has no
     threads of the parent's pool: it must make its own, not wait for ones that are gone."""
     import multiprocessing
-    import os
 
     from sim.kernel import RUNS_PER_THREAD
 
-    os.environ.pop("HEDGESIM_THREADS", None)
+    monkeypatch.setenv("HEDGESIM_THREADS", "2")  # two threads even on one core
     parent = HedgingModel(csp2023, 2 * RUNS_PER_THREAD, seed=4, engine="kernel")
-    if len(parent.kernel.parts) < 2:
-        pytest.skip("one core: no threads to fork with")
+    assert len(parent.kernel.parts) == 2
     parent.run()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
