@@ -138,13 +138,13 @@ _job: dict = {}
 def _init_worker(spec: Scenario, seed: int, sink: TrajectoryFile | None, engine: str | None) -> None:
     """Set up a pool process: Ctrl-C is the parent's to handle; the scenario is sent once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["HEDGESIM_THREADS"] = "1"  # the pool's processes fill the cores: no threads inside
     _job.update(spec=spec, seed=seed, sink=sink, engine=engine)
 
 
 def _pool_chunk(span: tuple[int, int]) -> tuple[int, int, np.ndarray | None]:
     start, stop = span
-    record = simulate(_job["spec"], _job["seed"], start, stop, reuse=True, engine=_job["engine"])
+    # one thread each: the pool's processes fill the cores
+    record = simulate(_job["spec"], _job["seed"], start, stop, reuse=True, engine=_job["engine"], threads=1)
     if _job["sink"] is not None:
         _job["sink"].write(start, record)
         return start, stop, None

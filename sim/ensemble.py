@@ -278,11 +278,10 @@ def run(
         seed, origin = sc.scenario.seed, "scenario"
     else:
         seed, origin = new_seed(), "drawn"
-    from sim.model import HedgingModel, choose_engine  # imported before the clock starts
+    from sim.model import HedgingModel, choose_engine, load_engine_for  # before the clock starts
 
+    load_engine_for(n * sc.steps)  # before the clock starts too
     engine = choose_engine(n * sc.steps)  # for the whole ensemble, whatever its chunks
-    if engine == "kernel":
-        import sim.kernel  # noqa: F401 (loaded before the clock starts too)
     t0 = time.perf_counter()
     variables = output_names(sc, seed)
     spans = plan(n, chunk_size or default_chunk(nbytes(len(variables), sc.steps, 1)))

@@ -1001,8 +1001,9 @@ RUNS_PER_THREAD = 1024
 
 
 def default_threads() -> int:
-    """Threads for a model's step: ``HEDGESIM_THREADS`` if set (worker processes of an ensemble set
-    it to 1: they already fill the cores), else the cores this process may run on."""
+    """Threads for a model's step when its maker gives none (the worker processes of an ensemble
+    or a sweep, and Dask's tasks, give 1: they fill the cores already): ``HEDGESIM_THREADS`` if
+    set, else the cores this process may run on."""
     from sim.model import env_threads
 
     return env_threads() or cores()

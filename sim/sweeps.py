@@ -28,12 +28,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import os
 import re
 import signal
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -213,8 +213,9 @@ class Job:
     engine: str | None = None
 
 
-def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
-    """Runs k = start..stop-1 (all in one group): their metrics, shape (metrics, runs)."""
+def evaluate(job: Job, seed: int, start: int, stop: int, threads: int | None = None) -> np.ndarray:
+    """Runs k = start..stop-1 (all in one group): their metrics, shape (metrics, runs); ``threads``:
+    the kernel's (1 in a pool's processes or Dask's tasks, which fill the cores already)."""
     from sim.model import HedgingModel
 
     g = bisect.bisect_right(job.starts, start) - 1
@@ -233,7 +234,7 @@ def evaluate(job: Job, seed: int, start: int, stop: int) -> np.ndarray:
         vs = with_values(vs, values, job.titles) if vs is not None else None
 
     def metrics(sc: Scenario) -> np.ndarray:
-        model = HedgingModel(sc, runs, seed, engine=job.engine)
+        model = HedgingModel(sc, runs, seed, engine=job.engine, threads=threads)
         model.run()
         return np.stack([m.of(model.record, model.variables) for m in job.metrics])
 
@@ -254,12 +255,11 @@ _job: dict[str, Any] = {}
 
 def _init(job: Job, seed: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    os.environ["HEDGESIM_THREADS"] = "1"  # the pool's processes fill the cores: no threads inside
     _job.update(job=job, seed=seed)
 
 
 def _pool_chunk(span: tuple[int, int]) -> tuple[int, np.ndarray]:
-    return span[0], evaluate(_job["job"], _job["seed"], *span)
+    return span[0], evaluate(_job["job"], _job["seed"], *span, threads=1)
 
 
 def compute(
@@ -289,7 +289,7 @@ def compute(
         if dask is not None:
             from sim.cluster import run_on_dask
 
-            for start, y in run_on_dask(dask, evaluate, job, seed, parts):
+            for start, y in run_on_dask(dask, partial(evaluate, threads=1), job, seed, parts):
                 out[:, start : start + y.shape[1]] = y
                 bar(y.shape[1])
         elif procs > 1:

@@ -287,3 +287,16 @@ def _threaded_record(spec, runs):
     m = HedgingModel(spec, runs, seed=4, engine="kernel")
     m.run()
     return m.record.tobytes()
+
+
+def test_a_models_maker_can_keep_it_to_one_thread(csp2023, monkeypatch):
+    """The worker processes of an ensemble or a sweep, and Dask's tasks, ask for one thread."""
+    from sim.chunks import simulate
+    from sim.kernel import RUNS_PER_THREAD
+
+    monkeypatch.setenv("HEDGESIM_THREADS", "2")
+    assert len(HedgingModel(csp2023, 2 * RUNS_PER_THREAD, 1, engine="kernel").kernel.parts) == 2
+    assert len(HedgingModel(csp2023, 2 * RUNS_PER_THREAD, 1, engine="kernel", threads=1).kernel.parts) == 1
+    one = simulate(csp2023, 1, 0, 2 * RUNS_PER_THREAD, engine="kernel", threads=1)
+    two = simulate(csp2023, 1, 0, 2 * RUNS_PER_THREAD, engine="kernel")
+    assert one.tobytes() == two.tobytes()
