@@ -11,8 +11,9 @@ trajectories bit for bit. Chunks go where they are computed:
 - ``dask``: the workers of a dask.distributed scheduler (:mod:`sim.cluster`); the chunks come back
   to this process, which writes them.
 
-Statistics are then computed from the assembled trajectories (:mod:`sim.statistics`), so they do not
-depend on the split either.
+An ensemble in memory is summarised once assembled (:mod:`sim.statistics`); a larger one as its
+chunks come in, each reduced where it was computed (:mod:`sim.streaming`). Neither depends on the
+split.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ CHUNK_BYTES = 64 * 2**20
 #: second of start-up (Python, numpy, Mesa), and one process does ~1M run-steps/s.
 PARALLEL_RUN_STEPS = 4_000_000
 
-Sink = np.ndarray | TrajectoryFile
+Sink = np.ndarray | TrajectoryFile | None  # None: the runs are summarised, not kept
 
 
 def plan(runs: int, chunk: int) -> list[tuple[int, int]]:
@@ -124,7 +125,9 @@ def output_names(spec: Scenario, seed: int) -> list[str]:
 
 
 def put(sink: Sink, start: int, record: np.ndarray) -> None:
-    """Store a chunk's record at its runs."""
+    """Store a chunk's record at its runs (nowhere when the sink is None)."""
+    if sink is None:
+        return
     if isinstance(sink, TrajectoryFile):
         sink.write(start, record)
     else:
@@ -134,36 +137,36 @@ def put(sink: Sink, start: int, record: np.ndarray) -> None:
 # ---- a pool of local processes -----------------------------------------------------------------
 _job: dict = {}
 
+#: What a chunk's process does with its record before returning: nothing (the record itself comes
+#: back), or a reducer (:mod:`sim.streaming`) whose result comes back instead.
+Reduce = Callable[[np.ndarray, int], Any] | None
 
-def _init_worker(spec: Scenario, seed: int, sink: TrajectoryFile | None, engine: str | None) -> None:
+
+def _init_worker(spec: Scenario, seed: int, file: TrajectoryFile | None, engine: str | None) -> None:
     """Set up a pool process: Ctrl-C is the parent's to handle; the scenario is sent once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _job.update(spec=spec, seed=seed, sink=sink, engine=engine)
+    _job.update(spec=spec, seed=seed, file=file, engine=engine)
 
 
-def _pool_chunk(span: tuple[int, int]) -> tuple[int, int, np.ndarray | None]:
+def _pool_chunk(span: tuple[int, int], reduce: Reduce, write: bool) -> tuple[int, int, Any]:
     start, stop = span
     # one thread each: the pool's processes fill the cores
     record = simulate(_job["spec"], _job["seed"], start, stop, reuse=True, engine=_job["engine"], threads=1)
-    if _job["sink"] is not None:
-        _job["sink"].write(start, record)
-        return start, stop, None
-    return start, stop, record
-
-
-def _pool_stats(v: int) -> tuple[int, np.ndarray]:
-    from sim.statistics import variable_stats
-
-    return v, variable_stats(_job["sink"], v)
+    if write and _job["file"] is not None:
+        _job["file"].write(start, record)
+    if reduce is not None:
+        return start, stop, reduce(record, start)
+    return start, stop, None if _job["file"] is not None else record
 
 
 class LocalPool:
     """Spawned worker processes, stopped at once (not drained) on Ctrl-C or any error."""
 
-    def __init__(self, workers: int, spec: Scenario, seed: int, sink: Sink, engine: str | None = None):
+    def __init__(
+        self, workers: int, spec: Scenario, seed: int, file: TrajectoryFile | None, engine: str | None = None
+    ):
         import multiprocessing
 
-        self.file = sink if isinstance(sink, TrajectoryFile) else None
         ctx = multiprocessing.get_context("spawn")
         # Workers start with Ctrl-C ignored (an ignored signal survives exec, and Python then
         # installs no handler), so a Ctrl-C at the terminal, which reaches the whole process group,
@@ -172,17 +175,16 @@ class LocalPool:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             with sigterm_deferred():  # a SIGTERM waits until the workers have their start-up data
-                args = (spec, seed, self.file, engine)
+                args = (spec, seed, file, engine)
                 self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=args)
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
 
-    def chunks(self, spans: list[tuple[int, int]]) -> Iterator[tuple[int, int, np.ndarray | None]]:
-        yield from self.pool.imap_unordered(_pool_chunk, spans)
-
-    def stats(self, variables: int) -> Iterator[tuple[int, np.ndarray]]:
-        yield from self.pool.imap_unordered(_pool_stats, range(variables))
+    def chunks(
+        self, spans: list[tuple[int, int]], reduce: Reduce = None, write: bool = True
+    ) -> Iterator[tuple[int, int, Any]]:
+        yield from self.pool.imap_unordered(partial(_pool_chunk, reduce=reduce, write=write), spans)
 
     def close(self, ok: bool) -> None:
         if ok:
@@ -201,48 +203,88 @@ def compute(
     dask: str | None,
     done: Callable[[int], None],
     engine: str | None = None,
+    variables: int = 0,
 ) -> np.ndarray | None:
     """Compute every chunk into ``sink``, calling ``done(runs)`` as each finishes, with ``engine``
     (:func:`sim.model.choose_engine` for the whole ensemble; each chunk's own choice if None).
 
-    Returns the statistics, shape (variables, steps + 1, columns), when the sink is a file (they
-    are computed here, with the same processes), else None (an in-memory ensemble computes them when
-    asked).
+    With an array in memory for ``sink``, returns None (the ensemble computes its statistics when
+    asked). Otherwise (a trajectory file, or None: not kept) returns the statistics of the
+    ``variables`` outputs, shape (variables, steps + 1, columns), computed as the chunks come in
+    (:mod:`sim.streaming`; the chunks hold whole blocks of runs).
     """
-    from sim.statistics import variable_stats
-
     file = sink if isinstance(sink, TrajectoryFile) else None
-    # with Dask, local processes only serve the statistics of an on-disk ensemble
-    wanted = workers > 1 and (dask is None or file is not None)
-    pool = LocalPool(workers, spec, seed, sink, engine) if wanted else None
+    pool = LocalPool(workers, spec, seed, file, engine) if workers > 1 and dask is None else None
     ok = False
-    try:
-        if dask is not None:
+
+    def chunks(
+        spans: list[tuple[int, int]], reduce: Reduce = None, write: bool = True, here: bool = False
+    ) -> Iterator[tuple[int, int, Any]]:
+        if dask is not None and not here:
             from sim.cluster import run_on_dask
 
             task = partial(simulate, engine=engine, threads=1)  # a Dask worker's tasks fill its cores
             for start, record in run_on_dask(dask, task, spec, seed, spans):
-                put(sink, start, record)
-                done(record.shape[2])
-        elif pool is not None:
-            for start, stop, record in pool.chunks(spans):
-                if record is not None:
+                if write:
                     put(sink, start, record)
-                done(stop - start)
+                yield start, start + record.shape[2], reduce(record, start) if reduce else None
+        elif pool is not None and not here:
+            for start, stop, result in pool.chunks(spans, reduce, write):
+                if write and isinstance(sink, np.ndarray):
+                    put(sink, start, result)
+                yield start, stop, result
         else:
             for start, stop in spans:
-                put(sink, start, simulate(spec, seed, start, stop, reuse=True, engine=engine))
+                record = simulate(spec, seed, start, stop, reuse=True, engine=engine)
+                if write:
+                    put(sink, start, record)
+                yield start, stop, reduce(record, start) if reduce else None
+
+    try:
+        if isinstance(sink, np.ndarray):
+            for start, stop, _ in chunks(spans):
                 done(stop - start)
-        stats = None
-        if file is not None:
-            V = file.shape[0]  # noqa: N806
-            if pool is not None:
-                parts = dict(pool.stats(V))
-            else:
-                parts = {v: variable_stats(file, v) for v in range(V)}
-            stats = np.stack([parts[v] for v in range(V)])
+            ok = True
+            return None
+        from sim.streaming import Statistics, pilot_runs, stages
+
+        runs, steps1 = spans[-1][1], spec.steps + 1
+        stats = Statistics(variables * steps1, runs)
+        plan = stages(spans, pilot_runs(runs, variables * steps1 * 8))
+        for k, stage in enumerate(plan):
+            if k:
+                stats.narrow()
+            reduce = stats.reducer()
+            # the first stage in this process, while the workers start
+            for _, _, part in chunks(stage, reduce, here=k == 0 and len(plan) > 1):
+                stats.add(part)
+                done(part.runs)
+        out, again = stats.result()
+        if again.size:  # rare: rows whose quantiles the brackets missed, or NaN, or both zeros
+            out[again] = _again(chunks, spans, again, runs)
         ok = True
-        return stats
+        return out.reshape(variables, steps1, -1)
     finally:
         if pool is not None:
             pool.close(ok)
+
+
+#: The rows a second pass keeps whole take at most this many bytes at a time.
+AGAIN_BYTES = 512 * 2**20
+
+
+def _again(chunks: Callable, spans: list[tuple[int, int]], rows: np.ndarray, runs: int) -> np.ndarray:
+    """The statistics of ``rows`` from their whole values: the runs computed again, a group of rows
+    at a time (:func:`sim.statistics.row_stats`)."""
+    from sim.statistics import COLUMNS, row_stats
+    from sim.streaming import KeepRows
+
+    out = np.empty((rows.size, len(COLUMNS)))
+    per_pass = max(1, AGAIN_BYTES // (8 * runs))
+    for a in range(0, rows.size, per_pass):
+        group = rows[a : a + per_pass]
+        whole = np.empty((group.size, runs))
+        for _, _, (start, part) in chunks(spans, KeepRows(group), write=False):
+            whole[:, start : start + part.shape[1]] = part
+        out[a : a + group.size] = [row_stats(row, scratch=True) for row in whole]
+    return out

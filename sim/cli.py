@@ -240,7 +240,8 @@ def run(
             runs=runs,
             seed=seed,
             progress=False if quiet else None,
-            store=tmp / "trajectories.npy",
+            # a large ensemble's runs go straight into the folder when they are to be written
+            store=tmp / "trajectories.npy" if trajectories else None,
             **options,
         )
         files = write_into(

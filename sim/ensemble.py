@@ -238,6 +238,7 @@ def run(
     dask: str | None = None,
     chunk_size: int | None = None,
     store: str | Path | None = None,
+    trajectories: bool | None = None,
     **overrides: Any,
 ) -> Ensemble:
     """Run a scenario's ensemble.
@@ -251,8 +252,12 @@ def run(
             :func:`sim.chunks.auto_workers`). With ``dask``, the processes that compute statistics.
         dask: the address of a dask.distributed scheduler (``tcp://host:8786``) to run chunks on.
         chunk_size: runs per chunk (default :data:`sim.chunks.DEFAULT_CHUNK`).
-        store: where to keep the trajectories when the ensemble is too large for memory (over
-            :data:`sim.store.IN_MEMORY_LIMIT`); default: a temporary file, deleted with the ensemble.
+        store: where to keep the trajectories of an ensemble too large for memory (over
+            :data:`sim.store.IN_MEMORY_LIMIT`): a ``.npy`` file, written as the runs are made.
+        trajectories: keep the trajectories of an ensemble too large for memory? Default: only in
+            ``store`` when it is given. True without ``store``: in a temporary file, deleted with
+            the ensemble. Either way the statistics are computed as the runs are made
+            (:mod:`sim.streaming`); an ensemble that fits in memory always keeps its runs.
         **overrides: changed values, as for :meth:`Scenario.with_overrides` (``inertia=0.3``, or
             ``**{"actors.japan.budget": 200}``).
 
@@ -297,11 +302,17 @@ def run(
     V, T1 = len(variables), sc.steps + 1  # noqa: N806
     temporary = False
     file: TrajectoryFile | None = None
+    on_disk = nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT
+    if on_disk:  # summarised as the chunks come in: each chunk holds whole blocks of runs
+        from sim.statistics import BLOCK
+
+        size = spans[0][1] - spans[0][0]
+        spans = plan(n, -(-size // BLOCK) * BLOCK)
     procs = processes(workers, n, sc.steps, len(spans), dask)
     bar = Progress(sc.name, n, progress)
-    on_disk = nbytes(V, sc.steps, n) > IN_MEMORY_LIMIT
+    keep = on_disk and (store is not None if trajectories is None else trajectories)
     try:
-        if on_disk:
+        if keep:
             if store is None:
                 import tempfile
 
@@ -309,8 +320,8 @@ def run(
                 os.close(fd)
                 temporary = True
             file = TrajectoryFile.create(store, V, n, T1)
-        data = np.empty((V, T1, n)) if file is None else None
-        stats = compute(sc, seed, spans, data if file is None else file, procs, dask, bar, engine)
+        data = None if on_disk else np.empty((V, T1, n))
+        stats = compute(sc, seed, spans, file if on_disk else data, procs, dask, bar, engine, variables=V)
     except BaseException as err:
         if temporary:
             _unlink(str(store))
@@ -320,7 +331,16 @@ def run(
     finally:
         bar.close()
     ens = Ensemble(
-        sc, seed, origin, variables, data, np.arange(n), time.perf_counter() - t0, file=file, stats=stats
+        sc,
+        seed,
+        origin,
+        variables,
+        data,
+        np.arange(n),
+        time.perf_counter() - t0,
+        file=file,
+        stats=stats,
+        runs=n,
     )
     if temporary:
         ens._remove_file_when_done()

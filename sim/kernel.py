@@ -1054,15 +1054,17 @@ def _pool():  # noqa: ANN202
 
 def warm() -> float:
     """Compile the kernel into its cache, or load it from there: one run of the bundled csp2023 on
-    the kernel. The set-up calls it (``make``), so that no user waits for the compiler later.
-    Returns the seconds it took."""
+    the kernel, and a small ensemble's streamed statistics. The set-up calls it (``make``), so that
+    no user waits for the compiler later. Returns the seconds it took."""
     import time
 
     from sim.model import HedgingModel
     from sim.scenario import bundled_scenarios, load_scenario
+    from sim.streaming import warm as warm_statistics
 
     t0 = time.perf_counter()
     HedgingModel(load_scenario(bundled_scenarios()["csp2023"]), 1, seed=1, engine="kernel").run()
+    warm_statistics()  # and the statistics of large ensembles (sim.streaming)
     return time.perf_counter() - t0
 
 

@@ -43,6 +43,11 @@ BLOCK_VALUES = 1 << 25
 #: costs less from about 12,000 values on (benchmarks/README.md).
 SORT_UP_TO = 12_000
 
+#: Runs per block of the mean and the sd (:func:`moments`): a row of up to this many runs has
+#: numpy's own bits; longer rows are summed block by block, so that blocks can be reduced where
+#: their runs are computed (:mod:`sim.streaming`).
+BLOCK = 1024
+
 #: Columns of a statistics table: mean, sd, then one per quantile.
 COLUMNS = ("mean", "sd", *(f"p{round(q * 100):02d}" for q in QUANTILES))
 
@@ -56,18 +61,10 @@ def row_stats(row: np.ndarray, scratch: bool = False) -> np.ndarray:
     n = row.size
     out = np.empty(len(COLUMNS))
     buffer = _row_buffer(n)
-    # numpy's mean and std each sum the row; one sum serves both. std squares the deviations in a
-    # fresh array: here in a buffer kept from row to row (fresh pages cost time), same arithmetic.
-    total = np.add.reduce(row)
-    out[0] = total / n
-    if n > 1:
-        np.subtract(row, out[0], out=buffer)
-        np.square(buffer, out=buffer)
-        out[1] = np.sqrt(np.add.reduce(buffer) / (n - 1))
-    else:
-        out[1] = 0.0
+    out[0], m2 = moments(row, buffer)
+    out[1] = np.sqrt(m2 / (n - 1)) if n > 1 else 0.0
     constant = _constant(row)  # common: an actor's starting state, a variable no event moves
-    if np.isnan(total) or ((not constant or row[0] == 0) and _both_zeros(row)):
+    if np.isnan(out[0]) or ((not constant or row[0] == 0) and _both_zeros(row)):
         # With NaNs, or with both 0.0 and -0.0 (equal, but not the same bits), the values numpy
         # returns depend on where its partition leaves them: numpy itself computes them.
         out[2:] = np.quantile(row, QUANTILES, overwrite_input=scratch)
@@ -86,6 +83,62 @@ def row_stats(row: np.ndarray, scratch: bool = False) -> np.ndarray:
             values = _order_statistics(row, plan.positions)
     _lerp(values[plan.below], values[plan.above], plan, out=out[2:])
     return out
+
+
+def moments(row: np.ndarray, buffer: np.ndarray | None = None) -> tuple[float, float]:
+    """The mean of a row and the sum of its squared deviations from it (M2), by blocks of runs.
+
+    Each block of :data:`BLOCK` runs (the last one may be shorter) gets numpy's own mean and M2:
+    ``s = np.add.reduce(x)`` (a pairwise sum), ``m = s / len(x)``, ``np.add.reduce((x - m)**2)``,
+    the operations of ``x.mean()`` and ``x.std()``. Blocks are then combined in run order
+    (:func:`combine`). A row of up to one block thus has the very bits of numpy's mean and sd; a
+    longer one differs from them only in rounding, and its blocks can be reduced wherever its runs
+    were computed (:mod:`sim.streaming`). ``buffer``: scratch of the row's length.
+    """
+    n = row.size
+    buffer = np.empty(n) if buffer is None else buffer[:n]
+    full = n - n % BLOCK if n > BLOCK else 0
+    counts, means, m2s = [], [], []
+    if full:
+        blocks = row[:full].reshape(-1, BLOCK)
+        mean = np.add.reduce(blocks, axis=1) / BLOCK
+        dev = buffer[:full].reshape(-1, BLOCK)
+        np.subtract(blocks, mean[:, None], out=dev)
+        np.square(dev, out=dev)
+        counts += [BLOCK] * len(mean)
+        means += mean.tolist()
+        m2s += np.add.reduce(dev, axis=1).tolist()
+    if full < n:
+        tail, dev = row[full:], buffer[full:n]
+        mean = np.add.reduce(tail) / tail.size
+        np.subtract(tail, mean, out=dev)
+        np.square(dev, out=dev)
+        counts.append(tail.size)
+        means.append(float(mean))
+        m2s.append(float(np.add.reduce(dev)))
+    if len(counts) == 1:
+        return means[0], m2s[0]
+    mean, m2 = combine(np.array(counts, float)[:, None], np.array(means)[:, None], np.array(m2s)[:, None])
+    return float(mean[0]), float(m2[0])
+
+
+def combine(counts: np.ndarray, means: np.ndarray, m2s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks' (count, mean, M2), shape (blocks, rows), combined in block order: Chan, Golub &
+    LeVeque's (1979) update of a mean and a sum of squared deviations by a further block,
+
+        n = na + nb,  d = mb - ma,  m = ma + d (nb / n),  M2 = M2a + M2b + d d (na nb / n),
+
+    one block after the other, the same float64 operations for every row."""
+    n, mean, m2 = counts[0].copy(), means[0].copy(), m2s[0].copy()
+    with np.errstate(invalid="ignore", over="ignore"):  # as numpy's mean: NaN and inf, no warning
+        for k in range(1, len(counts)):
+            nb = counts[k]
+            total = n + nb
+            d = means[k] - mean
+            mean = mean + d * (nb / total)
+            m2 = m2 + m2s[k] + d * d * (n * nb / total)
+            n = total
+    return mean, m2
 
 
 class _Plan(NamedTuple):

@@ -152,7 +152,7 @@ def test_sigterm_exits_143_leaving_no_folder_no_traceback_no_process(tmp_path, w
     cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--out", str(out), "-q"]
     if when == "runs":
         cmd += ["--runs", "400000", "--workers", "2", "--chunk-size", "2048", "--no-figures"]
-        ready = ".r.partial-*/trajectories.npy"
+        ready = ".r.partial-*"  # the staging folder: the runs begin (they take about 10 s)
     else:
         cmd += ["--runs", "20"]
         ready = ".r.partial-*/figures"
@@ -164,7 +164,7 @@ def test_sigterm_exits_143_leaving_no_folder_no_traceback_no_process(tmp_path, w
             assert time.monotonic() < deadline
             time.sleep(0.01)
         # "start": as the figures' process starts, whose start-up data a SIGTERM must not cut
-        time.sleep({"runs": 1.0, "figures": 0.1}[when] if whom != "start" else 0)
+        time.sleep({"runs": 2.0, "figures": 0.1}[when] if whom != "start" else 0)
         if whom == "group":
             os.killpg(proc.pid, signal.SIGTERM)
         else:

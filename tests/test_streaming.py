@@ -1,0 +1,144 @@
+"""sim.streaming: the statistics of an ensemble too large for memory, as its chunks come in.
+
+They must be those of sim.statistics on the whole rows, to the bit, whatever the chunks, the
+stages, the workers, and whether a bracket holds its quantile or misses it (then the rows are
+computed again). Small blocks, pilots and margins make every path run on a few runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+import sim.ensemble
+import sim.statistics
+import sim.store
+import sim.streaming
+from sim.statistics import row_stats
+from sim.streaming import Statistics, _pairwise, digest, stages
+from tests.test_statistics import adversarial_rows
+
+
+@pytest.fixture
+def small(monkeypatch):
+    """Blocks of 64 runs, a pilot of 256 and stages growing 4 times: every path on a few runs."""
+    monkeypatch.setattr(sim.statistics, "BLOCK", 64)
+    monkeypatch.setattr(sim.streaming, "PILOT", 256)
+
+
+def test_blocks_are_summed_as_numpy_sums_them():
+    rng = np.random.default_rng(3)
+    stack, sums = np.empty((3, 64), np.int64), np.empty(64)
+    for n in [*range(1, 300), 1023, 1024, 1025, 4096, 100_003]:
+        x = rng.standard_normal(n + 5) * 10.0 ** rng.uniform(-8, 8, n + 5)
+        assert _pairwise(x, 5, n, stack, sums) == np.add.reduce(x[5:]), n
+
+
+def test_stages_cover_the_chunks_in_order():
+    spans = [(a, min(a + 100, 2000)) for a in range(0, 2000, 100)]
+    got = stages(spans, 256)
+    assert [s for stage in got for s in stage] == spans
+    assert [stage[0][0] for stage in got] == [0, 300, 1100]  # past 256, 1024 and 4096 runs
+
+
+def summarise(rows: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (rows, runs) summarised chunk by chunk, stage by stage, as sim.chunks.compute does."""
+    runs = rows.shape[1]
+    spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
+    stats = Statistics(rows.shape[0], runs)
+    for k, stage in enumerate(stages(spans, sim.streaming.pilot_runs(runs, rows.shape[0] * 8))):
+        if k:
+            stats.narrow()
+        reduce = stats.reducer()
+        for a, b in stage:
+            stats.add(reduce(np.ascontiguousarray(rows[None, :, a:b]), a))
+    return stats.result()
+
+
+def hard_rows(n: int) -> np.ndarray:
+    """The adversarial rows of test_statistics, at n runs, in a random order of runs."""
+    rng = np.random.default_rng(11)
+    rows = [row for name, row in adversarial_rows() if row.size == 20_001]
+    return np.stack([rng.permutation(row[:n]) for row in rows])
+
+
+@pytest.mark.parametrize("z", [5.0, 0.3, 0.0])  # 0: brackets of a few ranks, which often miss
+def test_streamed_statistics_are_those_of_whole_rows(small, monkeypatch, z):
+    monkeypatch.setattr(sim.streaming, "Z", z)
+    rows = hard_rows(3_000)
+    out, again = summarise(rows, chunk=128)
+    with np.errstate(all="ignore"):
+        want = np.stack([row_stats(r.copy()) for r in rows])
+    done = np.setdiff1d(np.arange(len(rows)), again)
+    assert out[done].tobytes() == want[done].tobytes()
+    # rows computed again are those numpy decides (NaN means, both zeros), and misses
+    with np.errstate(all="ignore"):
+        must = [i for i, r in enumerate(rows) if np.isnan(want[i, 0]) or _both_zeros(r)]
+    assert set(must) <= set(again)
+    assert (len(again) == len(must)) == (z == 5.0)  # 5 standard errors hold; thinner miss
+
+
+def _both_zeros(row: np.ndarray) -> bool:
+    zeros = np.signbit(row[row == 0])
+    return bool(zeros.any() and not zeros.all())
+
+
+def test_the_chunks_do_not_change_the_statistics(small):
+    rows = hard_rows(2_000)
+    base, again = summarise(rows, chunk=64)
+    done = np.setdiff1d(np.arange(len(rows)), again)  # the others are left to a second pass
+    for chunk in (128, 192, 2_000):
+        out, also = summarise(rows, chunk)
+        assert np.array_equal(also, again) and out[done].tobytes() == base[done].tobytes()
+
+
+def test_a_digest_keeps_values_once_and_counts_the_rest(small):
+    x = np.array([[[0.0, 1.0, 2.0, 2.0, 3.0, -0.0, 5.0, 2.0]]])
+    hi = np.array([[1.0, 2.0, 3.0, 5.0, 9.0]])
+    for lo2 in (2.0, 2.5):  # brackets that overlap (one by one), and apart (all in one pass)
+        lo = np.array([[0.0, 2.0, lo2, 4.0, 9.0]])
+        d = digest(x, 0, lo, hi, 4)
+        assert d.below.tolist() == [[0, 3, 3 if lo2 == 2 else 6, 7, 8]]
+        assert d.inside.tolist() == [[3, 3, 4 if lo2 == 2 else 1, 1, 0]]
+        assert d.negative_zeros.tolist() == [[0, 0, 0, 0, 0]]
+        middle = [2.0, 2.0, 3.0, 2.0] if lo2 == 2 else [3.0]
+        assert d.kept.tolist() == [0.0, 1.0, -0.0, *middle, 5.0]  # [2, 2]: counted, not kept
+        assert np.signbit(d.kept[2])
+    zeros = digest(x, 0, np.zeros((1, 5)), np.zeros((1, 5)), 4)  # five brackets [0, 0]
+    assert zeros.inside.tolist() == [[2] * 5] and zeros.negative_zeros.tolist() == [[1] * 5]
+    assert zeros.kept.size == 0
+    assert d.means.tolist() == [[1.25, 2.5]] and d.m2s.tolist() == [[2.75, 13.0]]
+
+
+@pytest.fixture
+def tiny_memory(monkeypatch):
+    monkeypatch.setattr(sim.ensemble, "IN_MEMORY_LIMIT", 0)
+    monkeypatch.setattr(sim.store, "IN_MEMORY_LIMIT", 0)
+
+
+@pytest.mark.slow
+def test_a_large_ensemble_has_the_statistics_of_one_in_memory(csp2023, small, tiny_memory, monkeypatch):
+    """1,500 runs in stages, on one process and on two workers, with the margins that hold and
+    with margins so thin that rows are computed again: the statistics of the ensemble in memory."""
+    import sim.chunks
+
+    monkeypatch.setattr(sim.ensemble, "IN_MEMORY_LIMIT", 10**12)
+    want = sim.run(csp2023, runs=1_500, seed=4).stats()
+    monkeypatch.setattr(sim.ensemble, "IN_MEMORY_LIMIT", 0)
+    for z, kw in ((5.0, {"chunk_size": 100}), (0.2, {"chunk_size": 200, "workers": 2})):
+        monkeypatch.setattr(sim.streaming, "Z", z)
+        ens = sim.run(csp2023, runs=1_500, seed=4, **kw)
+        assert ens.file is None and ens.stats().tobytes() == want.tobytes(), (z, kw)
+    with pytest.raises(sim.HedgesimError, match="not kept"):
+        ens.values("japan.influence")
+
+
+def test_a_large_ensemble_keeps_its_runs_only_when_asked(csp2023, tiny_memory, tmp_path):
+    ens = sim.run(csp2023, runs=30, seed=1)
+    assert ens.file is None and ens.stats().shape == (len(ens.variables), ens.steps + 1, 7)
+    kept = sim.run(csp2023, runs=30, seed=1, trajectories=True)
+    assert kept.file is not None and kept.values("us.aid").shape == (30, kept.steps + 1)
+    stored = sim.run(csp2023, runs=30, seed=1, store=tmp_path / "t.npy")
+    assert (tmp_path / "t.npy").exists()
+    assert stored.stats().tobytes() == ens.stats().tobytes() == kept.stats().tobytes()
