@@ -269,6 +269,7 @@ def calibrate(
             runs=runs,
             seed=seed,
             progress=False,
+            trajectories=True,
             **{p.name: float(v) for p, v in zip(priors, row, strict=True)},
         )
         dist[i] = distance(ens, unga)[0]
@@ -302,7 +303,7 @@ def heldout_errors(
 
     rows, umap = [], None
     for label, over in (("model (calibrated)", values), ("model (defaults)", {})):
-        ens = run(sc, runs=runs, seed=seed, progress=False, **over)
+        ens = run(sc, runs=runs, seed=seed, progress=False, trajectories=True, **over)
         _, m = distance(ens, unga)
         shares = diplomatic_shares(ens, out_years)
         pred = np.concatenate([m.predict(np.nanmean(shares[p], axis=0)) for p in POWERS])

@@ -190,8 +190,29 @@ class LocalPool:
         if ok:
             self.pool.close()
         else:
+            self._kill_workers()
             self.pool.terminate()
         self.pool.join()
+
+    def _kill_workers(self) -> None:
+        """Kill the workers, and free the queue locks that a killed one may hold.
+
+        A worker waiting for a task holds the task queue's read lock, and one sending a result the
+        result queue's write lock; killed there (a SIGTERM to the process group, or by us),
+        it never lets go, and ``Pool.terminate`` waits for that lock for ever (CPython issue
+        gh-66587). Once every worker is dead, a held lock can only be a dead worker's.
+        """
+        processes = list(getattr(self.pool, "_pool", []))
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(5)
+        for queue, lock in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
+            held = getattr(getattr(self.pool, queue, None), lock, None)
+            if held is not None and not held.acquire(False):
+                held.release()  # a dead worker's
+            elif held is not None:
+                held.release()  # it was free: as it was
 
 
 def compute(

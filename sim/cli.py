@@ -314,7 +314,7 @@ def compare(
     if out is not None:
         check_folder(out, force)
     options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
-    check_resources(scs, runs, out, quiet, trajectories=False, figures=not no_figures, **options)
+    check_resources(scs, runs, out, quiet, trajectories=False, figures=not no_figures, paired=True, **options)
     name = "-vs-".join(s.name for s in scs)
     folder = out if out is not None else default_folder(name, folder_label(scs[0].overrides))
     with staging(folder, force, reserved=out is None) as tmp:

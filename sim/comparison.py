@@ -375,8 +375,10 @@ def compare(
         seed, origin = (
             (first.scenario.seed, "scenario") if first.scenario.seed is not None else (new_seed(), "drawn")
         )
+    options = run_options
     ensembles = [
-        run(sc, runs=n, seed=seed, progress=progress, store=_store(stores, k), **run_options)
+        # paired differences read every run: a large ensemble keeps its runs (a file)
+        run(sc, runs=n, seed=seed, progress=progress, store=_store(stores, k), trajectories=True, **options)
         for k, sc in enumerate(scs)
     ]
     for ens in ensembles:

@@ -105,7 +105,7 @@ def explain(
         ends = []
         for sc in (a, b):
             variant = sc.with_overrides({f"mechanisms.{k}": False for k in off})
-            ens = run(variant, runs=runs, seed=seed)
+            ens = run(variant, runs=runs, seed=seed, trajectories=True)  # runs paired
             missing = [v for v in names if v not in ens.variables]
             if missing:
                 raise HedgesimError(f"--output: no output named {missing[0]!r}")

@@ -361,7 +361,7 @@ def evaluate(
     from sim.scenario import Scenario, load_scenario
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    ens = run(sc, runs=runs, seed=seed, progress=False)
+    ens = run(sc, runs=runs, seed=seed, progress=False, trajectories=True)  # patterns read runs
     years = years_of(ens.dates)
     reasons = {p.name: _why_not(p, sc, years) for p in patterns}
     unga = umap = None
@@ -379,7 +379,11 @@ def evaluate(
             present = tuple(e.title for e in sc.events if e.title in p.drop)
             if present not in counterfactuals:
                 counterfactuals[present] = run(
-                    sc.without_events(*present), runs=ens.runs, seed=ens.seed, progress=False
+                    sc.without_events(*present),
+                    runs=ens.runs,
+                    seed=ens.seed,
+                    progress=False,
+                    trajectories=True,
                 )
             without = counterfactuals[present]
         v = np.asarray(p.statistic(Evidence(ens, unga, umap, without)), dtype=float)

@@ -88,9 +88,12 @@ def estimate(
     trajectories: bool | None = None,
     fmt: str = "npy",
     figures: bool = True,
+    paired: bool = False,
 ) -> Estimate:
-    """Memory, disk and time of one ensemble written as a results folder (see the module's text)."""
+    """Memory, disk and time of one ensemble written as a results folder (see the module's text).
+    ``paired``: the ensemble of a comparison, which keeps its runs while it lasts."""
     from sim.chunks import default_chunk, output_names, plan_size, processes
+    from sim.statistics import BLOCK
     from sim.store import IN_MEMORY_LIMIT, nbytes
 
     V = outputs if outputs is not None else len(output_names(sc, 0))  # noqa: N806
@@ -98,9 +101,11 @@ def estimate(
     per_run = nbytes(V, sc.steps, 1)
     total = per_run * runs
     chunk = chunk_size or default_chunk(per_run)
+    on_disk = total > IN_MEMORY_LIMIT
+    if on_disk:  # its chunks hold whole blocks of runs (sim.ensemble.run)
+        chunk = -(-chunk // BLOCK) * BLOCK
     chunks = plan_size(runs, chunk)
     procs = processes(workers, runs, sc.steps, chunks, dask)
-    on_disk = total > IN_MEMORY_LIMIT
     kept = trajectories if trajectories is not None else not on_disk
     est = Estimate(processes=procs)
     fewer = "fewer runs"
@@ -112,8 +117,11 @@ def estimate(
         est.memory_parts.append(("chunks", chunk_bytes * procs, "fewer --workers, or --dask"))
         kept_values = min(total, PILOT_BYTES + int(STREAMED_SHARE * total))
         est.memory_parts.append(("the values the quantiles need", kept_values, fewer))
-        if kept and fmt == "npy":
-            est.disk_parts.append(("trajectories.npy", total, f"--no-trajectories, or {fewer}"))
+        if paired:
+            est.disk_parts.append(("its runs while the comparison lasts", total, fewer))
+        elif kept:  # written as .npy as the runs are made, then converted to another format
+            name = "trajectories.npy" + (" while it runs" if fmt != "npy" else "")
+            est.disk_parts.append((name, total, f"--no-trajectories, or {fewer}"))
     else:
         est.memory_parts.append(("the ensemble", total + chunk_bytes * (procs - 1), fewer))
         if kept and fmt == "npy":

@@ -1,23 +1,24 @@
 """Summary statistics over runs, exact and independent of how the runs were computed.
 
-Every statistic of a (variable, step) is computed from that row of values alone, one row at a
-time, by the same numpy operations: the mean and the sample standard deviation (numpy's pairwise
-sums over the row, in run order) and the quantiles (numpy's default, linear interpolation between
-order statistics; Hyndman & Fan 1996, definition 7). The row holds the runs in index order whatever
-the number of processes or the chunk size, so the statistics are byte-identical at any split: no
-partial sums are combined in an order that depends on the split.
+Every statistic of a (variable, step) is computed from that row of values alone, by the same
+operations whatever the number of processes or the chunk size:
 
-Each statistic has the same bits as numpy's own call on the row (``row.mean()``,
-``row.std(ddof=1)``, ``np.quantile(row, QUANTILES)``), computed faster: the mean and the sd share
-one sum, and the quantiles come from the order statistics they need (ten at most), found by a
-sort of the row up to :data:`SORT_UP_TO` runs and by single-position partitions (numpy's SIMD
-quickselect) beyond, or read off a row of equal values, and interpolated with numpy's own index,
-weight and ``_lerp`` arithmetic (figures in benchmarks/README.md). Rows with NaNs, or with both
-0.0 and -0.0, whose quantiles depend on where numpy's partition leaves equal values, go through
-``np.quantile`` itself.
+- the mean and the sample standard deviation: numpy's (``x.mean()``, ``x.std(ddof=1)``: pairwise
+  sums) within each block of :data:`BLOCK` runs, the blocks combined in run order by Chan, Golub
+  & LeVeque's (1979) update (:func:`moments`, :func:`combine`). A row of up to one block has the
+  very bits of numpy's calls; a longer one differs from them in rounding only, and can be
+  summarised chunk by chunk as its runs are made (:mod:`sim.streaming`), with the same bits;
+- the quantiles: numpy's default, linear interpolation between order statistics (Hyndman & Fan
+  1996, definition 7), with the same bits as ``np.quantile(row, QUANTILES)``, computed faster: from
+  the order statistics they need (ten at most), found by a sort of the row up to
+  :data:`SORT_UP_TO` runs and by single-position partitions (numpy's SIMD quickselect) beyond, or
+  read off a row of equal values, and interpolated with numpy's own index, weight and ``_lerp``
+  arithmetic (figures in benchmarks/README.md). Rows with a NaN mean (NaNs, or infinities of both
+  signs), or with both 0.0 and -0.0, whose quantiles depend on where numpy's partition leaves
+  equal values, go through ``np.quantile`` itself.
 
 Quantiles are exact, not sketched. Memory stays bounded because rows are read in blocks of at most
-:data:`BLOCK_VALUES` values (256 MiB), from memory or from the trajectory file on disk, plus a
+:data:`BLOCK_VALUES` values (256 MiB), from memory or from a trajectory file on disk, plus a
 buffer of one row: a block of csp2023 holds every date of a variable up to 1.2 million runs, so
 each variable is read once. The bound holds while one row fits in a block (up to 33 million runs);
 beyond, a block is one row.
@@ -55,7 +56,8 @@ COLUMNS = ("mean", "sd", *(f"p{round(q * 100):02d}" for q in QUANTILES))
 def row_stats(row: np.ndarray, scratch: bool = False) -> np.ndarray:
     """mean, sd (ddof 1; 0 for one run), p05, p25, p50, p75, p95 of one row of runs.
 
-    The same bits as ``row.mean()``, ``row.std(ddof=1)`` and ``np.quantile(row, QUANTILES)``.
+    The same bits as ``np.quantile(row, QUANTILES)``, and, up to :data:`BLOCK` runs, as
+    ``row.mean()`` and ``row.std(ddof=1)`` (beyond, see :func:`moments`).
     ``scratch`` lets the quantiles reorder the row in place (same result, no copy).
     """
     n = row.size

@@ -59,7 +59,7 @@ class Digest(NamedTuple):
     m2s: np.ndarray  # (rows, blocks) each block's sum of squared deviations
     below: np.ndarray  # (rows, quantiles) values below lo
     inside: np.ndarray  # (rows, quantiles) values in [lo, hi]
-    negative_zeros: np.ndarray  # (rows, quantiles) of those, -0.0 where lo = hi = 0
+    zeros: np.ndarray  # (rows, 2) values 0.0 and -0.0 (numpy's sort may mix up their signs)
     kept: np.ndarray  # the values in [lo, hi], grouped by row then quantile, in run order: for
     # brackets with lo < hi, each once (a bracket equal to the row's first one shares its values)
 
@@ -99,9 +99,11 @@ def digest(record: np.ndarray, start: int, lo: np.ndarray, hi: np.ndarray, block
     rows, J = V * T1, lo.shape[1]  # noqa: N806
     blocks = -(-n // block)
     means, m2s = np.empty((rows, blocks)), np.empty((rows, blocks))
-    counts = np.zeros((3, rows, J), np.int64)
-    kept = _digest(record, block, lo, hi, stored(lo, hi), means, m2s, counts)
-    return Digest(start, n, means, m2s, *counts, kept)
+    if lo.shape != (rows, J) or hi.shape != (rows, J):
+        raise ValueError(f"brackets of shape {lo.shape} for a record of {rows} rows")
+    counts, zeros = np.zeros((2, rows, J), np.int64), np.zeros((rows, 2), np.int64)
+    kept = _digest(record, block, lo, hi, stored(lo, hi), means, m2s, counts, zeros)
+    return Digest(start, n, means, m2s, *counts, zeros, kept)
 
 
 @njit(cache=True, error_model="numpy")
@@ -163,7 +165,7 @@ def _pairwise(a, lo, n, stack, sums):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _digest(record, block, lo, hi, store, means, m2s, counts):  # noqa: ANN001, ANN202
+def _digest(record, block, lo, hi, store, means, m2s, counts, zeros):  # noqa: ANN001, ANN202
     V, T1, n = record.shape  # noqa: N806
     J = lo.shape[1]  # noqa: N806
     dev = np.empty(block)
@@ -178,12 +180,19 @@ def _digest(record, block, lo, hi, store, means, m2s, counts):  # noqa: ANN001, 
             for k in range((n + block - 1) // block):
                 a = k * block
                 m = min(block, n - a)
-                mean = _pairwise(x, a, m, stack, sums) / m
+                mean = (0.0 + _pairwise(x, a, m, stack, sums)) / m  # numpy's sum starts at 0.0
                 for i in range(m):
                     d = x[a + i] - mean
                     dev[i] = d * d
                 means[r, k] = mean
-                m2s[r, k] = _pairwise(dev, 0, m, stack, sums)
+                m2s[r, k] = 0.0 + _pairwise(dev, 0, m, stack, sums)
+            bits = x.view(np.int64)
+            positive = 0
+            negative = 0
+            for i in range(n):
+                positive += bits[i] == 0
+                negative += bits[i] == -9223372036854775807 - 1
+            zeros[r, 0], zeros[r, 1] = positive, negative
             if used + J * n > kept.size:  # room for every value of every bracket
                 grown = np.empty(max(2 * kept.size, used + J * n))
                 grown[:used] = kept[:used]
@@ -210,7 +219,7 @@ def _classify(x, lo, hi, store, counts, kept, used):  # noqa: ANN001, ANN202
     for j in range(lo.size):
         low, high = lo[j], hi[j]
         if j and not store[j] and low == lo[j - 1] and high == hi[j - 1]:  # the same again, unstored
-            counts[0, j], counts[1, j], counts[2, j] = counts[0, j - 1], counts[1, j - 1], counts[2, j - 1]
+            counts[0, j], counts[1, j] = counts[0, j - 1], counts[1, j - 1]
             continue  # and its values, if any, are stored once (see stored)
         b = 0
         c = 0
@@ -219,8 +228,6 @@ def _classify(x, lo, hi, store, counts, kept, used):  # noqa: ANN001, ANN202
             c += x[i] <= high
         counts[0, j] = b
         counts[1, j] = max(0, c - b)
-        if low == high == 0:
-            counts[2, j] = _negative_zeros(x)
         if store[j] and c > b:
             for i in range(x.size):  # without a branch: the next value overwrites one left out
                 kept[used] = x[i]
@@ -259,8 +266,6 @@ def _classify5(x, lo, hi, store, code, counts, kept, used):  # noqa: ANN001, ANN
     for j in range(5):
         counts[0, j] = n - past_lo[j]
         counts[1, j] = past_lo[j] - past_hi[j]
-        if lo[j] == hi[j] == 0:
-            counts[2, j] = _negative_zeros(x)
         starts[j] = at
         if store[j]:
             at += past_lo[j] - past_hi[j]
@@ -270,15 +275,6 @@ def _classify5(x, lo, hi, store, code, counts, kept, used):  # noqa: ANN001, ANN
             kept[starts[c >> 1]] = x[i]
             starts[c >> 1] += 1
     return at
-
-
-@njit(cache=True)
-def _negative_zeros(x):  # noqa: ANN001, ANN202
-    bits = x.view(np.int64)
-    k = 0
-    for i in range(x.size):
-        k += bits[i] == -9223372036854775807 - 1
-    return k
 
 
 def pilot_runs(runs: int, run_bytes: int) -> int:
@@ -318,7 +314,8 @@ class Statistics:
         self.means, self.m2s = np.empty((blocks, rows)), np.empty((blocks, rows))
         self.counts = np.zeros(blocks)
         self.lo, self.hi = np.full((rows, J), -np.inf), np.full((rows, J), np.inf)
-        self.below, self.inside, self.negative_zeros = (np.zeros((rows, J), np.int64) for _ in range(3))
+        self.below, self.inside = np.zeros((rows, J), np.int64), np.zeros((rows, J), np.int64)
+        self.zeros = np.zeros((rows, 2), np.int64)  # 0.0 and -0.0 in each row
         self.values = np.empty(0)  # the kept values, grouped by row and quantile
         self.offsets = np.zeros(rows * J + 1, np.int64)
         self.pending: list[Digest] = []
@@ -331,6 +328,8 @@ class Statistics:
         return Reducer(self.lo.copy(), self.hi.copy(), self.block)
 
     def add(self, d: Digest) -> None:
+        if d.start % self.block:
+            raise ValueError(f"a chunk starting at run {d.start}, not at a block of {self.block}")
         k = d.start // self.block
         nb = d.means.shape[1]
         self.means[k : k + nb] = d.means.T
@@ -338,7 +337,7 @@ class Statistics:
         self.counts[k : k + nb] = [min(self.block, d.runs - i * self.block) for i in range(nb)]
         self.below += d.below
         self.inside += d.inside
-        self.negative_zeros += d.negative_zeros
+        self.zeros += d.zeros
         self.pending.append(d)
         self.seen += d.runs
 
@@ -384,11 +383,11 @@ class Statistics:
                 out.append(None)
             elif lo < hi:
                 out.append(group[i])
-            else:
-                zeros = self.negative_zeros[r, j]
-                out.append(
-                    lo if lo != 0 else (-0.0 if zeros == self.inside[r, j] else 0.0 if zeros == 0 else None)
-                )
+            elif lo != 0:
+                out.append(lo)
+            else:  # the zeros' bits: those of the row's zeros when they have one sign
+                positive, negative = self.zeros[r]
+                out.append(0.0 if negative == 0 else -0.0 if positive == 0 else None)
         return out
 
     def narrow(self) -> None:
@@ -404,9 +403,7 @@ class Statistics:
             if b - a > 1:
                 self.values[a:b].sort()  # numpy's sort (SIMD), several times numba's
         lo, hi = self.lo.copy(), self.hi.copy()
-        sizes = _narrow(
-            self.values, self.offsets, self.below, self.inside, self.negative_zeros, lo, hi, lower, upper
-        )
+        sizes = _narrow(self.values, self.offsets, self.below, self.inside, lo, hi, lower, upper)
         store = stored(lo, hi)
         sizes[~store.ravel()] = 0
         offsets = np.zeros_like(self.offsets)
@@ -430,22 +427,13 @@ class Statistics:
         for r in np.flatnonzero(~again):
             for j in range(J):
                 got = self._values(r, j, [int(self.first[j]), int(self.last[j])])
-                if None in got or (0 in got and self._both_zeros(r, j)):
+                if None in got or (0 in got and (self.zeros[r] > 0).all()):
                     again[r] = True
                     break
                 values[plan.below[j]], values[plan.above[j]] = got
             if not again[r]:
                 _lerp(values[plan.below], values[plan.above], plan, out=out[r, 2:])
         return out, np.flatnonzero(again)
-
-    def _both_zeros(self, r: int, j: int) -> bool:
-        """Whether the zeros of bracket j of row r have both signs (then numpy's partition decides
-        which it returns)."""
-        if self.lo[r, j] < self.hi[r, j]:
-            zeros = self._group(r, j)
-            zeros = np.signbit(zeros[zeros == 0])
-            return bool(zeros.any() and not zeros.all())
-        return 0 < self.negative_zeros[r, j] < self.inside[r, j]
 
 
 @njit(cache=True)
@@ -466,7 +454,7 @@ def _source(lo, hi, r, j, J):  # noqa: ANN001, ANN202, N803
 
 
 @njit(cache=True)
-def _narrow(values, offsets, below, inside, negative_zeros, lo, hi, lower, upper):  # noqa: ANN001, ANN202
+def _narrow(values, offsets, below, inside, lo, hi, lower, upper):  # noqa: ANN001, ANN202
     """Narrow every bracket (``lo``, ``hi``, updated in place, as are the counts) to the values of
     ranks lower[j]..upper[j] where those lie among its kept values (else a bound stays); each group
     of ``values`` is sorted. Returns each group's new number of kept values."""
@@ -493,11 +481,6 @@ def _narrow(values, offsets, below, inside, negative_zeros, lo, hi, lower, upper
             below[r, j] += a
             inside[r, j] = b - a
             sizes[r * J + j] = b - a
-            if lo[r, j] == hi[r, j] == 0:
-                k = 0
-                for i in range(a, b):
-                    k += np.signbit(group[i])
-                negative_zeros[r, j] = k
     return sizes
 
 
