@@ -361,35 +361,6 @@ class Statistics:
             _scatter(values, cursor, self.pending.pop(0).kept, starts)
         self.offsets = offsets
 
-    def _group(self, r: int, j: int) -> np.ndarray:
-        """The kept values of bracket j of row r (its row's first bracket's when they share)."""
-        J = len(QUANTILES)  # noqa: N806
-        if j and self.lo[r, j] == self.lo[r, 0] and self.hi[r, j] == self.hi[r, 0]:
-            j = 0
-        g = r * J + j
-        return self.values[self.offsets[g] : self.offsets[g + 1]]
-
-    def _values(self, r: int, j: int, ranks: list[int]) -> list[float | None]:
-        """The values of the given ranks (0: the lowest) among the runs so far, None for those
-        outside the bracket."""
-        lo, hi = self.lo[r, j], self.hi[r, j]
-        out: list[float | None] = []
-        at = [rank - self.below[r, j] for rank in ranks]
-        inside = [i for i in at if 0 <= i < self.inside[r, j]]
-        if lo < hi and inside:
-            group = np.partition(self._group(r, j), inside)
-        for i in at:
-            if not 0 <= i < self.inside[r, j]:
-                out.append(None)
-            elif lo < hi:
-                out.append(group[i])
-            elif lo != 0:
-                out.append(lo)
-            else:  # the zeros' bits: those of the row's zeros when they have one sign
-                positive, negative = self.zeros[r]
-                out.append(0.0 if negative == 0 else -0.0 if positive == 0 else None)
-        return out
-
     def narrow(self) -> None:
         """Brackets for the next stage, from the runs made so far (see the module's text)."""
         self._gather()
@@ -423,17 +394,42 @@ class Statistics:
         out[:, 1] = np.sqrt(m2 / (self.runs - 1)) if self.runs > 1 else 0.0
         plan = _plan(self.runs)
         again = np.isnan(mean)  # NaN, or both infinities: numpy's np.quantile decides (sim.statistics)
-        values = np.empty(len(plan.positions))
+        values = np.empty((self.rows, len(plan.positions)))
+        _select(self.values, self.offsets, self.lo, self.hi, self.below, self.inside, self.zeros,
+                self.first, self.last, plan.below, plan.above, values, again)  # fmt: skip
         for r in np.flatnonzero(~again):
-            for j in range(J):
-                got = self._values(r, j, [int(self.first[j]), int(self.last[j])])
-                if None in got or (0 in got and (self.zeros[r] > 0).all()):
-                    again[r] = True
-                    break
-                values[plan.below[j]], values[plan.above[j]] = got
-            if not again[r]:
-                _lerp(values[plan.below], values[plan.above], plan, out=out[r, 2:])
+            _lerp(values[r, plan.below], values[r, plan.above], plan, out=out[r, 2:])
         return out, np.flatnonzero(again)
+
+
+@njit(cache=True)
+def _select(values, offsets, lo, hi, below, inside, zeros, first, last, at_first, at_last, out, again):  # noqa: ANN001, ANN202
+    """Each row's order statistics (ranks ``first[j]`` and ``last[j]`` of bracket j) into ``out``
+    (at ``at_first[j]``, ``at_last[j]``), read off the kept values or a bracket of one value; ``again`` set
+    where one lies outside its bracket, or is a zero in a row with zeros of both signs."""
+    rows, J = below.shape  # noqa: N806
+    for r in range(rows):
+        if again[r]:
+            continue
+        for j in range(J):
+            g = _source(lo, hi, r, j, J)
+            group = values[offsets[g] : offsets[g + 1]].copy()
+            for rank, at in ((first[j], at_first[j]), (last[j], at_last[j])):
+                i = rank - below[r, j]
+                if not 0 <= i < inside[r, j]:
+                    again[r] = True
+                elif lo[r, j] < hi[r, j]:
+                    out[r, at] = np.partition(group, i)[i]
+                elif lo[r, j] != 0:
+                    out[r, at] = lo[r, j]
+                elif zeros[r, 1] == 0:
+                    out[r, at] = 0.0
+                elif zeros[r, 0] == 0:
+                    out[r, at] = -0.0
+                else:
+                    again[r] = True
+                if out[r, at] == 0 and zeros[r, 0] > 0 and zeros[r, 1] > 0:
+                    again[r] = True  # numpy's partition decides which zero
 
 
 @njit(cache=True)
