@@ -395,41 +395,45 @@ class Statistics:
         plan = _plan(self.runs)
         again = np.isnan(mean)  # NaN, or both infinities: numpy's np.quantile decides (sim.statistics)
         values = np.empty((self.rows, len(plan.positions)))
-        _select(self.values, self.offsets, self.lo, self.hi, self.below, self.inside, self.zeros,
-                self.first, self.last, plan.below, plan.above, values, again)  # fmt: skip
+        at = np.full((self.rows, J, 2), -1)  # where a value is among its bracket's kept values
+        _select(self.lo, self.hi, self.below, self.inside, self.zeros, self.first, self.last,
+                plan.below, plan.above, values, at, again)  # fmt: skip
+        for r, j in zip(*np.nonzero((at[:, :, 0] >= 0) & ~again[:, None]), strict=True):
+            g = _source(self.lo, self.hi, r, j, J)
+            group = np.partition(
+                self.values[self.offsets[g] : self.offsets[g + 1]], at[r, j]
+            )  # numpy's: fast
+            values[r, [plan.below[j], plan.above[j]]] = group[at[r, j]]
+            if (values[r, [plan.below[j], plan.above[j]]] == 0).any() and (self.zeros[r] > 0).all():
+                again[r] = True  # numpy's partition decides which zero
         for r in np.flatnonzero(~again):
             _lerp(values[r, plan.below], values[r, plan.above], plan, out=out[r, 2:])
         return out, np.flatnonzero(again)
 
 
 @njit(cache=True)
-def _select(values, offsets, lo, hi, below, inside, zeros, first, last, at_first, at_last, out, again):  # noqa: ANN001, ANN202
-    """Each row's order statistics (ranks ``first[j]`` and ``last[j]`` of bracket j) into ``out``
-    (at ``at_first[j]``, ``at_last[j]``), read off the kept values or a bracket of one value; ``again`` set
-    where one lies outside its bracket, or is a zero in a row with zeros of both signs."""
+def _select(lo, hi, below, inside, zeros, first, last, at_first, at_last, out, at, again):  # noqa: ANN001, ANN202
+    """Each row's order statistics (ranks ``first[j]`` and ``last[j]`` of bracket j), into ``out``
+    (at ``at_first[j]``, ``at_last[j]``) where a bracket of one value gives them, else their index
+    among the bracket's kept values into ``at[r, j]``; ``again`` set where one lies outside its
+    bracket, or is a zero in a row with zeros of both signs."""
     rows, J = below.shape  # noqa: N806
     for r in range(rows):
         if again[r]:
             continue
         for j in range(J):
-            g = _source(lo, hi, r, j, J)
-            group = values[offsets[g] : offsets[g + 1]].copy()
-            for rank, at in ((first[j], at_first[j]), (last[j], at_last[j])):
+            for k, rank, to in ((0, first[j], at_first[j]), (1, last[j], at_last[j])):
                 i = rank - below[r, j]
                 if not 0 <= i < inside[r, j]:
                     again[r] = True
                 elif lo[r, j] < hi[r, j]:
-                    out[r, at] = np.partition(group, i)[i]
+                    at[r, j, k] = i
                 elif lo[r, j] != 0:
-                    out[r, at] = lo[r, j]
-                elif zeros[r, 1] == 0:
-                    out[r, at] = 0.0
-                elif zeros[r, 0] == 0:
-                    out[r, at] = -0.0
-                else:
-                    again[r] = True
-                if out[r, at] == 0 and zeros[r, 0] > 0 and zeros[r, 1] > 0:
+                    out[r, to] = lo[r, j]
+                elif zeros[r, 0] > 0 and zeros[r, 1] > 0:
                     again[r] = True  # numpy's partition decides which zero
+                else:
+                    out[r, to] = -0.0 if zeros[r, 0] == 0 else 0.0
 
 
 @njit(cache=True)
