@@ -198,21 +198,21 @@ class LocalPool:
         """Kill the workers, and free the queue locks that a killed one may hold.
 
         A worker waiting for a task holds the task queue's read lock, and one sending a result the
-        result queue's write lock; killed there (a SIGTERM to the process group, or by us),
-        it never lets go, and ``Pool.terminate`` waits for that lock for ever (CPython issue
-        gh-66587). Once every worker is dead, a held lock can only be a dead worker's.
+        result queue's write lock; killed there (a SIGTERM to the process group, or by us), it
+        never lets go, and ``Pool.terminate``, which takes the first to drain the queue, would wait
+        for ever. Once every worker is dead, each lock is either free or a dead worker's: taken if
+        free, then released, it is free.
         """
-        processes = list(getattr(self.pool, "_pool", []))
-        for process in processes:
-            process.kill()
-        for process in processes:
-            process.join(5)
-        for queue, lock in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
-            held = getattr(getattr(self.pool, queue, None), lock, None)
-            if held is not None and not held.acquire(False):
-                held.release()  # a dead worker's
-            elif held is not None:
-                held.release()  # it was free: as it was
+        workers = list(getattr(self.pool, "_pool", []))
+        for worker in workers:
+            worker.kill()
+        for worker in workers:
+            worker.join(5)
+        for queue, name in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
+            lock = getattr(getattr(self.pool, queue, None), name, None)
+            if lock is not None:
+                lock.acquire(False)
+                lock.release()
 
 
 def compute(
