@@ -312,7 +312,6 @@ class Statistics:
         self.block = block or statistics.BLOCK
         blocks = -(-runs // self.block)
         self.means, self.m2s = np.empty((blocks, rows)), np.empty((blocks, rows))
-        self.counts = np.zeros(blocks)
         self.lo, self.hi = np.full((rows, J), -np.inf), np.full((rows, J), np.inf)
         self.below, self.inside = np.zeros((rows, J), np.int64), np.zeros((rows, J), np.int64)
         self.zeros = np.zeros((rows, 2), np.int64)  # 0.0 and -0.0 in each row
@@ -334,7 +333,6 @@ class Statistics:
         nb = d.means.shape[1]
         self.means[k : k + nb] = d.means.T
         self.m2s[k : k + nb] = d.m2s.T
-        self.counts[k : k + nb] = [min(self.block, d.runs - i * self.block) for i in range(nb)]
         self.below += d.below
         self.inside += d.inside
         self.zeros += d.zeros
@@ -388,7 +386,8 @@ class Statistics:
         self._gather()
         J = len(QUANTILES)  # noqa: N806
         out = np.empty((self.rows, 2 + J))
-        c = self.counts[:, None] * np.ones((1, self.rows))
+        starts = np.arange(0, self.runs, self.block)
+        c = np.minimum(self.block, self.runs - starts)[:, None] * np.ones((1, self.rows))  # runs per block
         mean, m2 = combine(c, self.means, self.m2s)
         out[:, 0] = mean
         out[:, 1] = np.sqrt(m2 / (self.runs - 1)) if self.runs > 1 else 0.0

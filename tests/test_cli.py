@@ -232,18 +232,17 @@ def test_a_bad_command_line_gives_one_line(args, words):
         assert word in res.output, res.output
 
 
-def test_a_bad_engine_in_the_environment_gives_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEDGESIM_ENGINE", "fast")
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("HEDGESIM_ENGINE", "fast", "HEDGESIM_ENGINE: expected kernel or numpy, found 'fast'"),
+        # refused on a small run too, which does not use the kernel's threads
+        ("HEDGESIM_THREADS", "²", "HEDGESIM_THREADS: expected a whole number >= 1, found '²'"),
+    ],
+)
+def test_a_bad_setting_in_the_environment_gives_one_line(tmp_path, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
     res = invoke("run", CSP, "--runs", "2", "--out", str(tmp_path / "r"), "--no-figures")
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
-    assert "HEDGESIM_ENGINE: expected kernel or numpy, found 'fast'" in res.output
-    assert not (tmp_path / "r").exists()
-
-
-def test_a_bad_thread_count_in_the_environment_gives_one_line(tmp_path, monkeypatch):
-    """Refused on a small run too, which does not use the kernel's threads."""
-    monkeypatch.setenv("HEDGESIM_THREADS", "²")
-    res = invoke("run", CSP, "--runs", "2", "--out", str(tmp_path / "r"), "--no-figures")
-    assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
-    assert "HEDGESIM_THREADS: expected a whole number >= 1, found '²'" in res.output
+    assert message in res.output
     assert not (tmp_path / "r").exists()
