@@ -9,8 +9,8 @@ one process: building the figure (:func:`sim.plots.figure`), saving it as PNG, t
 :func:`sim.plots.save_figures` does. The groups take turns within each repeat, so that a load on
 the machine slows them alike; each figure is the best of ``--repeat``. The first figure of the
 process (font cache, backends imported) is drawn once before, untimed. Last, the wall time of
-``save_figures`` itself with two processes (this one and a spawned worker, started beforehand as
-``hedgesim run`` does), best of ``--repeat``.
+``save_figures`` itself with two worker processes (spawned beforehand, as ``hedgesim run`` does),
+best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ def main() -> None:
         walls = []
         for k in range(args.repeat):
             start_figure_workers(2)
-            time.sleep(3)  # as in a run, the worker starts while the ensemble is simulated
+            time.sleep(3)  # as in a run, the workers start while the ensemble is simulated
             _, wall, _ = timed(lambda k=k: save_figures(ens, folder / f"parallel{k}", workers=2))
             walls.append(wall)
-        print(f"save_figures, 2 processes: {min(walls):.3f} s wall (best of {args.repeat})")
+        print(f"save_figures, 2 workers: {min(walls):.3f} s wall (best of {args.repeat})")
 
 
 if __name__ == "__main__":

@@ -209,20 +209,21 @@ def run(
     The folder holds manifest.json, summary.csv, every run's trajectories and figures/.
     """
     from sim.chunks import cores
-    from sim.ensemble import run as run_ensemble
-    from sim.folders import check_folder, default_folder, folder_label, staging
-    from sim.outputs import write_into
-    from sim.scenario import load_scenario
 
-    sc = overridden(load_scenario(scenario), sets)
-    if out is not None:
-        check_folder(out, force)  # before the work, not after
-    if not no_figures:  # their processes start while the model is imported and the ensemble runs
+    if not no_figures:  # first: they start while the modules load and the ensemble runs
         from sim.plots import start_figure_workers
 
         start_figure_workers(min(2, cores()))
-    options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
     try:
+        from sim.ensemble import run as run_ensemble
+        from sim.folders import check_folder, default_folder, folder_label, staging
+        from sim.outputs import write_into
+        from sim.scenario import load_scenario
+
+        sc = overridden(load_scenario(scenario), sets)
+        if out is not None:
+            check_folder(out, force)  # before the work, not after
+        options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
         check_resources(
             [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
         )

@@ -9,6 +9,7 @@ Figures use matplotlib's object API (no pyplot state), so they are safe in noteb
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,60 @@ _PER_POWER = {
 }
 
 
+@dataclass(frozen=True)
+class FigureData:
+    """What the figures of an ensemble draw, and nothing more: names, dates, events, the caption's
+    facts and the quantiles of the variables drawn.
+
+    Small (tens of KB, against the megabytes of the runs) and plain, so that a figure worker
+    receives it at once and needs neither the scenario's validation (pydantic) nor the model (Mesa)
+    to read it. Build one with :meth:`of`; every function here that takes an ensemble takes one too.
+    """
+
+    small: str
+    powers: tuple[str, ...]
+    names: dict[str, str]  # actor key: its name, as written
+    title: str  # the scenario's title
+    name: str  # the scenario's name
+    settings: str  # " with --set ..." for a scenario with overrides, else ""
+    seed: int
+    runs: int
+    dates: list[str]
+    events: list[tuple[int, str, str]]  # (step, title, kind), in date order
+    variables: tuple[str, ...]
+    drawn: dict[str, np.ndarray] = field(default_factory=dict)  # variable: p05 ... p95 by date
+
+    @classmethod
+    def of(cls, ens: Ensemble | FigureData, groups: tuple[str, ...] = ()) -> FigureData:
+        """The figure data of ``ens``, with the quantiles of every variable that ``groups`` draw."""
+        base = ens if isinstance(ens, FigureData) else cls._about(ens)
+        wanted = {v for g in groups for part in PANELS.get(g, (g,)) for v, _, _ in series(base, part)[0]}
+        if wanted <= base.drawn.keys():
+            return base
+        return replace(base, drawn={v: ens.quantiles(v) for v in sorted(wanted)})
+
+    @classmethod
+    def _about(cls, ens: Ensemble) -> FigureData:
+        sc = ens.scenario
+        return cls(
+            small=sc.small,
+            powers=tuple(sc.powers),
+            names={k: a.name for k, a in sc.actors.items()},
+            title=sc.scenario.title,
+            name=sc.name,
+            settings=set_caption(sc),
+            seed=ens.seed,
+            runs=ens.runs,
+            dates=list(ens.dates),
+            events=list(ens.events),
+            variables=tuple(ens.variables),
+        )
+
+    def quantiles(self, name: str) -> np.ndarray:
+        """p05, p25, p50, p75 and p95 of a drawn variable at each date, shape (5, dates)."""
+        return self.drawn[name]
+
+
 def quarter_x(dates: list[str]) -> np.ndarray:
     """Decimal years for "2023Q3"-style dates (2023.5)."""
     return np.array([int(d[:4]) + (int(d[-1]) - 1) / 4 for d in dates])
@@ -70,11 +125,11 @@ def plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
+def series(ens: Ensemble | FigureData, group: str) -> tuple[list[tuple[str, str, str]], str, str]:
     """The lines of a figure: [(variable, label, colour)], its title and its y-axis label."""
-    sc = ens.scenario
-    powers, small = sc.powers, sc.small
-    name = {k: plain(a.name) for k, a in sc.actors.items()}
+    about = FigureData.of(ens)
+    powers, small = about.powers, about.small
+    name = {k: plain(n) for k, n in about.names.items()}
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate([*powers, small])}
     sname = name[small]
     if group in _PER_POWER:
@@ -96,7 +151,7 @@ def series(ens: Ensemble, group: str) -> tuple[list[tuple[str, str, str]], str, 
         ]
         return lines, f"{sname}: hedging and its parts", "index (0 to 1)"
     if group == "tension":
-        dyads = sorted(v for v in ens.variables if v.startswith("tension."))
+        dyads = sorted(v for v in about.variables if v.startswith("tension."))
         spare = iter(DYAD_COLOURS * 4)
         lines = []
         for v in dyads:
@@ -159,7 +214,9 @@ def draw_quantiles(
     )
 
 
-def mark_events(ax: Axes, ens: Ensemble, marks: dict[int, str] | list[tuple[int, str, str | None]]) -> None:
+def mark_events(
+    ax: Axes, ens: Ensemble | FigureData, marks: dict[int, str] | list[tuple[int, str, str | None]]
+) -> None:
     """Dotted lines at event dates, numbered at the top of the axes (staggered when close).
 
     ``marks``: (step, numbers, colour) for each label, or {step: numbers}; a colour (default grey)
@@ -207,7 +264,7 @@ def mark_events(ax: Axes, ens: Ensemble, marks: dict[int, str] | list[tuple[int,
         )
 
 
-def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
+def event_key(ens: Ensemble | FigureData) -> tuple[dict[int, str], list[str]]:
     """Numbers per event step (several events on a date share a line) and the lines of the key."""
     by_step: dict[int, list[str]] = {}
     key = []
@@ -217,10 +274,11 @@ def event_key(ens: Ensemble) -> tuple[dict[int, str], list[str]]:
     return {s: ",".join(ns) for s, ns in by_step.items()}, key
 
 
-def figure(ens: Ensemble, group: str) -> Figure:
+def figure(ens: Ensemble | FigureData, group: str) -> Figure:
     """One figure of a variable group for one ensemble."""
-    small = ens.scenario.small
-    sname = ens.scenario.actors[small].name
+    ens = FigureData.of(ens, (group,))
+    small = ens.small
+    sname = plain(ens.names[small])
     if group in PANELS:
         parts = [series(ens, g) for g in PANELS[group]]
         lines, ylabel = [], "level (0 to 1)" if group == "policy" else "share (sums to 1)"
@@ -243,12 +301,12 @@ def figure(ens: Ensemble, group: str) -> Figure:
     elif group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
-            ([ln for ln in lines if small in ln[0]], f"with {plain(ens.scenario.actors[small].name)}"),
+            ([ln for ln in lines if small in ln[0]], f"with {plain(sname)}"),
         ]
     else:
         panels = [(lines, None)]
     caption = (
-        f"{plain(ens.scenario.scenario.title)}\nscenario {ens.scenario.name}{set_caption(ens.scenario)} · "
+        f"{plain(ens.title)}\nscenario {ens.name}{ens.settings} · "
         f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
@@ -349,73 +407,127 @@ def style_axes(ax: Axes, x: np.ndarray, ylabel: str, unit_interval: bool) -> Non
 
 
 def save_figures(
-    ens: Ensemble, folder: str | Path, groups: tuple[str, ...] = GROUPS, workers: int = 1
+    ens: Ensemble | FigureData, folder: str | Path, groups: tuple[str, ...] = GROUPS, workers: int = 1
 ) -> list[Path]:
     """Save every group as PNG and SVG into ``folder``; return the paths written.
 
-    With ``workers`` > 1, some figures are drawn in worker processes while this one draws the
-    rest, split by their cost (:data:`COST`) so that both finish about together.
+    With ``workers`` > 1, the figures are drawn by that many processes outside this one, which
+    waits and so never imports matplotlib: the worker of :func:`start_figure_workers` (started
+    here if it was not), which has loaded matplotlib while the ensemble ran, and copies of it
+    forked when the figures begin (:func:`_save_shares`). They receive :class:`FigureData`
+    (47 KB for csp2023), not the runs (5.5 MB at 500 runs).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if workers <= 1 or len(groups) < 2:
-        return [p for g in groups for p in _save_group(ens, folder, g)]
     global _started
-    local, remote = split_by_cost(groups, workers - 1)
     pool, _started = _started, None
-    if not remote:
+    if workers <= 1 or len(groups) < 2:
         if pool is not None:
-            pool.shutdown()
+            _end(pool)
         return [p for g in groups for p in _save_group(ens, folder, g)]
-    with pool or _pool(min(workers - 1, len(remote))) as pool:
-        futures = [pool.submit(_save_group, ens, folder, g) for g in remote]
-        done = {g: _save_group(ens, folder, g) for g in local}
-        done.update({g: f.result() for g, f in zip(remote, futures, strict=True)})
-    return [p for g in groups for p in done[g]]
+    pool = pool or _pool()
+    try:
+        return pool.submit(_save_shares, FigureData.of(ens, groups), folder, groups, workers).result()
+    finally:
+        _end(pool)  # idle once the figures are saved: ended, not waited for as it shuts down
 
 
 #: What drawing and saving a figure costs (PNG and SVG), relative to a figure of one panel, as
 #: measured by benchmarks/figures.py: three panels about twice as much, the two of tension 1.6.
 COST = {"policy": 2.0, "dimensions": 2.0, "tension": 1.6}
-#: What this process pays before its first figure (matplotlib's modules, fonts and backends), in
-#: the same units, unless it has drawn one before; workers pay theirs while the ensemble runs.
-START_COST = 2.5
 
 
-def split_by_cost(groups: tuple[str, ...], workers: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(groups drawn here, groups sent to ``workers`` processes): the costliest first, each to the
-    side that would finish it sooner (longest processing time first, Graham 1969)."""
-    import sys
-
-    here = 0.0 if "matplotlib.backends.backend_agg" in sys.modules else START_COST
-    there = 0.0
-    local, remote = [], []
-    for g in sorted(groups, key=lambda g: -COST.get(g, 1.0)):
-        cost = COST.get(g, 1.0)
-        if here + cost <= there + cost / workers:
-            here += cost
-            local.append(g)
-        else:
-            there += cost / workers
-            remote.append(g)
-    return tuple(g for g in groups if g in local), tuple(g for g in groups if g in remote)
+def cost(group: str) -> float:
+    """What drawing and saving ``group`` costs, in figures of one panel (:data:`COST`)."""
+    return COST.get(group, 1.0)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def shares(groups: tuple[str, ...], processes: int) -> list[list[str]]:
+    """``groups`` split among ``processes`` so that they finish about together: the costliest
+    first, each to the least loaded (longest processing time first, Graham 1969)."""
+    split: list[list[str]] = [[] for _ in range(processes)]
+    load = [0.0] * processes
+    for g in sorted(groups, key=cost, reverse=True):
+        k = load.index(min(load))
+        split[k].append(g)
+        load[k] += cost(g)
+    return [s for s in split if s]
+
+
+def _save_shares(data: FigureData, folder: Path, groups: tuple[str, ...], processes: int) -> list[Path]:
+    """Draw ``groups`` in this process and ``processes`` - 1 forked copies of it, a share each
+    (:func:`shares`); return the paths written, in the order of ``groups``.
+
+    A fork shares this process's loaded modules, fonts and text metrics at no cost, where a new
+    process would pay about 1.3 s of CPU to load them, on the cores the ensemble needs. Where
+    ``os.fork`` is missing (Windows), this process draws them all.
+    """
+    import os
+    import pickle
+    import signal
+
+    mine, *theirs = shares(groups, processes if hasattr(os, "fork") else 1)
+    children: list[tuple[int, int]] = []
+
+    def end_copies(signum: int, frame: object) -> None:  # this worker ended (_end): its copies too
+        for pid, _ in children:
+            os.kill(pid, signal.SIGKILL)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, end_copies)
+    for share in theirs:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: draw its share, report an error through the pipe, never return
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.close(read)
+            report = b""
+            try:
+                for g in share:
+                    _save_group(data, folder, g)
+            except BaseException as e:  # noqa: BLE001 (sent to the parent, which raises it)
+                try:
+                    report = pickle.dumps(e)
+                except Exception:  # noqa: BLE001
+                    report = pickle.dumps(RuntimeError(f"drawing {share}: {e!r}"))
+            finally:
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(report)
+                os._exit(0)
+        os.close(write)
+        children.append((pid, read))
+    errors = []
+    try:
+        for g in mine:
+            _save_group(data, folder, g)
+    finally:
+        for pid, read in children:
+            with os.fdopen(read, "rb") as pipe:
+                report = pipe.read()
+            os.waitpid(pid, 0)
+            if report:
+                errors.append(pickle.loads(report))
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if errors:
+        raise errors[0]
+    return [folder / f"{g}.{ext}" for g in groups for ext in ("png", "svg")]
+
+
+def _pool() -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
 
 
 def _warm() -> None:
     """What a figure worker needs, loaded when it starts rather than at its first figure: the
-    modules (those that unpickling an Ensemble imports too), the fonts and both backends."""
+    modules, the fonts and both backends (not the scenario's or the model's modules: a worker
+    receives :class:`FigureData`)."""
     import io
 
     from matplotlib.figure import Figure
 
-    import sim.ensemble  # noqa: F401
     from sim.png import save_png
 
     fig = Figure(figsize=(1, 1))
@@ -429,27 +541,31 @@ _started: ProcessPoolExecutor | None = None
 
 
 def start_figure_workers(workers: int) -> None:
-    """Start the figure workers of the next :func:`save_figures` now (``workers`` processes in all,
-    this one included), so that their start-up (Python, matplotlib: about a second each) overlaps
-    the simulation instead of following it."""
+    """Start the figure worker of the next :func:`save_figures` with ``workers`` now (none for
+    one), so that its start-up (Python, matplotlib, fonts: about 1.3 s of CPU) overlaps the
+    simulation instead of following it."""
     global _started
     if workers > 1 and _started is None:
         import atexit
 
-        _started = _pool(workers - 1)
-        _started.submit(int)  # a process pool starts its workers at the first task
+        _started = _pool()
+        _started.submit(int)  # a process pool starts its worker at the first task
         atexit.unregister(stop_figure_workers)
         atexit.register(stop_figure_workers)
 
 
 def stop_figure_workers() -> None:
-    """Stop the workers of :func:`start_figure_workers` if no figures used them (a run that
-    stopped before its figures), at exit at the latest: a pool left to the interpreter's last
-    clean-up prints an error. They are ended, not waited for: they may still be starting."""
+    """Stop the worker of :func:`start_figure_workers` if no figures used it (a run that stopped
+    before its figures), at exit at the latest: a pool left to the interpreter's last clean-up
+    prints an error. It is ended, not waited for: it may still be starting."""
     global _started
     pool, _started = _started, None
-    if pool is None:
-        return
+    if pool is not None:
+        _end(pool)
+
+
+def _end(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool``'s processes now, whatever they are doing."""
     if hasattr(pool, "terminate_workers"):  # Python >= 3.14
         pool.terminate_workers()
         return
@@ -458,7 +574,7 @@ def stop_figure_workers() -> None:
     pool.shutdown(cancel_futures=True)
 
 
-def _save_group(ens: Ensemble, folder: Path, group: str) -> list[Path]:
+def _save_group(ens: Ensemble | FigureData, folder: Path, group: str) -> list[Path]:
     fig = figure(ens, group)
     return [save_as(fig, folder / f"{group}.{ext}") for ext in ("png", "svg")]
 

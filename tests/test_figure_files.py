@@ -1,5 +1,5 @@
-"""How a run's figures are saved: PNG text drawn a string at a time, files that repeat, the split of
-the figures between this process and a worker."""
+"""How a run's figures are saved: PNG text drawn a string at a time, files that repeat, figures drawn
+by worker processes from the little data they need."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
-from sim.plots import COST, GROUPS, figure, save_as, save_figures, split_by_cost
+from sim.plots import GROUPS, FigureData, cost, figure, save_as, save_figures, shares
 from sim.png import save_png
 
 from .conftest import SCENARIOS
@@ -79,18 +79,71 @@ def test_event_lines_and_numbers_are_drawn(ens):
     )
 
 
-def test_split_by_cost_gives_each_figure_once_and_balances():
-    """This process has drawn figures before (backend_agg is imported), so it pays no start-up."""
-    local, remote = split_by_cost(GROUPS, 1)
-    assert sorted(local + remote) == sorted(GROUPS) and not set(local) & set(remote)
-    assert list(local) == [g for g in GROUPS if g in local]  # in the caller's order
-    cost = {g: COST.get(g, 1.0) for g in GROUPS}
-    here, there = sum(cost[g] for g in local), sum(cost[g] for g in remote)
-    assert abs(here - there) <= max(cost.values())
-    assert {"policy", "dimensions"} & set(local) and {"policy", "dimensions"} & set(remote)
-    # three workers take more than one would, and every figure still once
-    local3, remote3 = split_by_cost(GROUPS, 3)
-    assert len(remote3) > len(remote) and sorted(local3 + remote3) == sorted(GROUPS)
+def test_figure_data_holds_what_the_figures_draw_and_no_more(ens, tmp_path):
+    """A figure from :class:`FigureData` is the figure from the ensemble, byte for byte; the data
+    are the quantiles of the variables drawn, in as many bytes whatever the number of runs."""
+    import pickle
+
+    data = FigureData.of(ens, GROUPS)
+    for group in ("tension", "dimensions"):
+        save_as(figure(ens, group), tmp_path / f"{group}-ens.png")
+        save_as(figure(data, group), tmp_path / f"{group}-data.png")
+        assert (tmp_path / f"{group}-ens.png").read_bytes() == (tmp_path / f"{group}-data.png").read_bytes()
+    drawn = {v for g in ("influence", "hedging") for v in FigureData.of(ens, (g,)).drawn}
+    assert drawn == {v for v in ens.variables if v.endswith(".influence")} | {
+        v for v in ens.variables if ".hedging" in v or v.endswith(".diversification")
+    }
+    assert all(np.array_equal(data.quantiles(v), ens.quantiles(v)) for v in data.drawn)
+    quantiles = 8 * 5 * len(ens.dates) * len(data.drawn)  # bytes, whatever the number of runs
+    assert quantiles < len(pickle.dumps(data)) < quantiles + 10_000
+
+
+def test_figure_data_loads_without_the_scenario_or_the_model(ens):
+    """A figure worker that receives FigureData imports neither pydantic's scenario nor Mesa."""
+    import pickle
+    import subprocess
+    import sys
+
+    blob = pickle.dumps(FigureData.of(ens, ("aid",)))
+    code = (
+        "import pickle, sys; d = pickle.loads(sys.stdin.buffer.read()); "
+        "print(d.runs, sorted(m for m in ('sim.scenario', 'mesa', 'pydantic', 'sim.ensemble') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True).stdout
+    assert out.decode().split(None, 1) == [str(ens.runs), "[]\n"]
+
+
+def test_figures_are_shared_costliest_first_and_each_once():
+    """Three panels cost about twice one; each process gets about as much to draw."""
+    order = sorted(GROUPS, key=cost, reverse=True)
+    assert order[:2] == ["policy", "dimensions"] and order[2] == "tension"
+    for processes in (1, 2, 3):
+        split = shares(GROUPS, processes)
+        assert len(split) == processes and sorted(sum(split, [])) == sorted(GROUPS)
+        loads = [sum(cost(g) for g in share) for share in split]
+        assert max(loads) - min(loads) <= max(cost(g) for g in GROUPS)
+    assert shares(("aid",), 2) == [["aid"]]  # no process without a figure
+
+
+def test_an_error_in_a_forked_figure_process_reaches_the_caller(ens, tmp_path):
+    """A figure that fails in a copy of the worker fails the call, with its own error, after the
+    others are saved."""
+    import pickle
+    import subprocess
+    import sys
+
+    blob = pickle.dumps(FigureData.of(ens, ("aid",)))
+    code = (
+        "import pickle, sys; from pathlib import Path; from sim.plots import _save_shares; "
+        "d = pickle.loads(sys.stdin.buffer.read()); "
+        f"_save_shares(d, Path({str(tmp_path)!r}), ('aid', 'no-such-group'), 2)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True)
+    assert res.returncode == 1
+    assert (
+        res.stderr.decode().strip().splitlines()[-1].startswith("ValueError: unknown group 'no-such-group'")
+    )
+    assert (tmp_path / "aid.png").exists()
 
 
 @pytest.mark.slow
