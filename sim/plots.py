@@ -301,7 +301,7 @@ def figure(ens: Ensemble | FigureData, group: str) -> Figure:
     elif group == "tension" and any(small in v for v, _, _ in lines):
         panels = [
             ([ln for ln in lines if small not in ln[0]], "among the great powers"),
-            ([ln for ln in lines if small in ln[0]], f"with {plain(sname)}"),
+            ([ln for ln in lines if small in ln[0]], f"with {sname}"),
         ]
     else:
         panels = [(lines, None)]

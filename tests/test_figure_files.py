@@ -191,3 +191,17 @@ def test_png_text_falls_back_to_matplotlib_when_its_internals_move(monkeypatch):
     theirs = io.BytesIO()
     FigureCanvasAgg(_text_figure()).print_png(theirs)
     assert np.array_equal(_pixels(ours.getvalue()), _pixels(theirs.getvalue()))  # matplotlib's own
+
+
+def test_names_with_dollars_are_drawn_as_written(ens):
+    """A name with dollars is never read as mathtext: every text of every figure escapes them."""
+    import re
+    from dataclasses import replace
+
+    data = FigureData.of(ens, GROUPS)
+    data = replace(data, names={k: f"${v}$" for k, v in data.names.items()}, title="A $2 $3 deal")
+    for group in GROUPS:
+        fig = figure(data, group)
+        texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+        dollars = [t for t in texts if "$" in t]
+        assert dollars and not [t for t in dollars if re.search(r"(?<!\\)\$", t)], group
