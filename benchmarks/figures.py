@@ -6,11 +6,11 @@
 
 The ensemble is simulated once (not timed). Then, for each group of :data:`sim.plots.GROUPS`, in
 one process: building the figure (:func:`sim.plots.figure`), saving it as PNG, then as SVG, as
-:func:`sim.plots.save_figures` does. The groups take turns within each repeat, so that a load on
+:func:`sim.figure_files.save_figures` does. The groups take turns within each repeat, so that a load on
 the machine slows them alike; each figure is the best of ``--repeat``. The first figure of the
 process (font cache, backends imported) is drawn once before, untimed. Last, the wall time of
-``save_figures`` itself with two worker processes (spawned beforehand, as ``hedgesim run`` does),
-best of ``--repeat``.
+``save_figures`` itself with two processes (a worker spawned beforehand and, on Linux, a copy it
+forks, as ``hedgesim run`` does), best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 import sim
-from sim.plots import GROUPS, _save_group, figure, save_as, save_figures, start_figure_workers
+from sim.figure_files import _save_group, save_as, save_figures, start_figure_workers
+from sim.plots import GROUPS, figure
 
 HERE = Path(__file__).resolve().parent
 CSP = HERE.parent / "scenarios" / "csp2023.toml"
@@ -75,7 +76,7 @@ def main() -> None:
             time.sleep(3)  # as in a run, the workers start while the ensemble is simulated
             _, wall, _ = timed(lambda k=k: save_figures(ens, folder / f"parallel{k}", workers=2))
             walls.append(wall)
-        print(f"save_figures, 2 workers: {min(walls):.3f} s wall (best of {args.repeat})")
+        print(f"save_figures, 2 processes: {min(walls):.3f} s wall (best of {args.repeat})")
 
 
 if __name__ == "__main__":

@@ -211,7 +211,7 @@ def run(
     from sim.chunks import cores
 
     if not no_figures:  # first: they start while the modules load and the ensemble runs
-        from sim.plots import start_figure_workers
+        from sim.figure_files import start_figure_workers
 
         start_figure_workers(min(2, cores()))
     try:
@@ -228,7 +228,7 @@ def run(
             [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options
         )
     except BaseException:
-        from sim.plots import stop_figure_workers
+        from sim.figure_files import stop_figure_workers
 
         stop_figure_workers()  # now, not joined at exit once started up
         raise

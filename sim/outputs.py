@@ -155,7 +155,7 @@ def _write_all(ens: Ensemble, folder: Path, fmt: str, figures: bool, workers: in
         )
         files.append("trajectories.csv")
     if figures:
-        from sim.plots import save_figures
+        from sim.figure_files import save_figures
         from sim.signals import sigterm_deferred
 
         with sigterm_deferred():  # the figures take a second or two, in processes started for them

@@ -137,12 +137,12 @@ def test_seed_option_beats_the_scenario_seed(tmp_path):
 
 def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     """A crash half-way through writing (here: in the figures) leaves no folder behind."""
-    import sim.plots
+    import sim.figure_files
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sim.plots, "save_figures", boom)
+    monkeypatch.setattr(sim.figure_files, "save_figures", boom)
     out = tmp_path / "r"
     with pytest.raises(RuntimeError):
         sim.write_results(sim.run(sim.load_scenario(CSP), runs=3), out)

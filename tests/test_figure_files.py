@@ -12,7 +12,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
-from sim.plots import GROUPS, FigureData, cost, figure, save_as, save_figures, shares
+import sim.chunks
+import sim.figure_files
+from sim.figure_files import cost, save_as, save_figures, shares
+from sim.plots import GROUPS, FigureData, figure
 from sim.png import save_png
 
 from .conftest import SCENARIOS
@@ -79,16 +82,23 @@ def test_event_lines_and_numbers_are_drawn(ens):
     )
 
 
-def test_figure_data_holds_what_the_figures_draw_and_no_more(ens, tmp_path):
-    """A figure from :class:`FigureData` is the figure from the ensemble, byte for byte; the data
-    are the quantiles of the variables drawn, in as many bytes whatever the number of runs."""
+def test_figure_data_holds_what_the_figures_draw_and_no_more(ens):
+    """The facts of the captions and keys, and the quantiles of the variables drawn, in as many
+    bytes whatever the number of runs."""
     import pickle
 
     data = FigureData.of(ens, GROUPS)
-    for group in ("tension", "dimensions"):
-        save_as(figure(ens, group), tmp_path / f"{group}-ens.png")
-        save_as(figure(data, group), tmp_path / f"{group}-data.png")
-        assert (tmp_path / f"{group}-ens.png").read_bytes() == (tmp_path / f"{group}-data.png").read_bytes()
+    sc = ens.scenario
+    assert (data.small, data.powers, data.title, data.name) == (
+        sc.small,
+        tuple(sc.powers),
+        sc.scenario.title,
+        sc.name,
+    )
+    assert data.names == {k: a.name for k, a in sc.actors.items()}
+    assert (data.seed, data.runs, data.dates, data.events) == (ens.seed, ens.runs, ens.dates, ens.events)
+    other = sim.run(sc.with_overrides(inertia=0.3), runs=2, seed=1, progress=False)
+    assert FigureData.of(other).settings == " with --set inertia=0.3" and data.settings == ""
     drawn = {v for g in ("influence", "hedging") for v in FigureData.of(ens, (g,)).drawn}
     assert drawn == {v for v in ens.variables if v.endswith(".influence")} | {
         v for v in ens.variables if ".hedging" in v or v.endswith(".diversification")
@@ -125,31 +135,72 @@ def test_figures_are_shared_costliest_first_and_each_once():
     assert shares(("aid",), 2) == [["aid"]]  # no process without a figure
 
 
-def test_an_error_in_a_forked_figure_process_reaches_the_caller(ens, tmp_path):
-    """A figure that fails in a copy of the worker fails the call, with its own error, after the
-    others are saved."""
+#: A figure worker's drawing of ("aid", "broken") in two processes, the figure "broken" failing
+#: as the first argument says; prints the error, its cause and whether SIGTERM's handler is back.
+SHARES = """
+import os, pickle, signal, sys
+from pathlib import Path
+import sim.figure_files as ff
+mode, folder = sys.argv[1], Path(sys.argv[2])
+draw = ff._save_group
+class Odd(Exception):  # pickles, but does not load again
+    def __init__(self, a, b):
+        super().__init__(a + b)
+def fake(data, folder, group):
+    if group != "broken":
+        return draw(data, folder, group)
+    if mode == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "unpicklable":
+        raise Odd("one", "two")
+    raise ValueError("no figure here")
+ff._save_group = fake
+data = pickle.loads(sys.stdin.buffer.read())
+groups = ("broken", "aid") if mode == "own" else ("aid", "broken")  # the first is this process's
+try:
+    ff._save_shares(data, folder, groups, 2)
+except BaseException as e:
+    print(f"{type(e).__name__}: {e}|{type(e.__cause__).__name__}|{signal.getsignal(signal.SIGTERM) is signal.SIG_DFL}")
+"""
+
+
+@pytest.mark.skipif(not sim.figure_files.FORK, reason="figures are drawn in forked copies on Linux only")
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("error", "ValueError: no figure here|RemoteTraceback|True"),
+        ("unpicklable", "RuntimeError: Odd: onetwo|RemoteTraceback|True"),
+        ("killed", "RuntimeError: the process drawing the figures broken stopped (signal 9)|NoneType|True"),
+        ("own", "ValueError: no figure here|NoneType|True"),
+    ],
+)
+def test_a_figure_that_fails_in_any_process_fails_the_call(ens, tmp_path, mode, expected):
+    """An error in a forked copy is raised by the worker with the copy's traceback as its cause
+    (as text when the error cannot be loaded again); a copy that dies without a word is an error
+    too; an error of the worker's own share waits for its copy. The other figure is saved, and the
+    worker's SIGTERM handler is restored."""
     import pickle
     import subprocess
     import sys
 
     blob = pickle.dumps(FigureData.of(ens, ("aid",)))
-    code = (
-        "import pickle, sys; from pathlib import Path; from sim.plots import _save_shares; "
-        "d = pickle.loads(sys.stdin.buffer.read()); "
-        f"_save_shares(d, Path({str(tmp_path)!r}), ('aid', 'no-such-group'), 2)"
+    res = subprocess.run(
+        [sys.executable, "-c", SHARES, mode, str(tmp_path)], input=blob, capture_output=True, check=True
     )
-    res = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True)
-    assert res.returncode == 1
-    assert (
-        res.stderr.decode().strip().splitlines()[-1].startswith("ValueError: unknown group 'no-such-group'")
-    )
-    assert (tmp_path / "aid.png").exists()
+    assert res.stdout.decode().strip() == expected
+    assert (tmp_path / "aid.png").is_file() and (tmp_path / "aid.svg").is_file()
 
 
 @pytest.mark.slow
-def test_figures_drawn_in_a_worker_are_the_figures_drawn_here(ens, tmp_path):
-    one = save_figures(ens, tmp_path / "one", groups=("aid", "policy", "hedging"))
-    two = save_figures(ens, tmp_path / "two", groups=("aid", "policy", "hedging"), workers=2)
+@pytest.mark.parametrize("fork", [True, False])
+def test_figures_drawn_in_other_processes_are_the_figures_drawn_here(ens, tmp_path, monkeypatch, fork):
+    """Forked copies of one worker (Linux), or as many spawned workers (elsewhere)."""
+    if fork and not sim.figure_files.FORK:
+        pytest.skip("figures are drawn in forked copies on Linux only")
+    monkeypatch.setattr(sim.figure_files, "FORK", fork)
+    groups = ("aid", "policy", "hedging")
+    one = save_figures(ens, tmp_path / "one", groups=groups)
+    two = save_figures(ens, tmp_path / "two", groups=groups, workers=2)
     assert [p.name for p in one] == [p.name for p in two]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
 
@@ -158,16 +209,14 @@ def test_unused_figure_workers_are_ended_not_waited_for():
     """A run refused after its figure worker started (too large, say) exits at once."""
     import time
 
-    import sim.plots
-
-    sim.plots.start_figure_workers(2)
-    pool = sim.plots._started
+    sim.figure_files.start_figure_workers(2)
+    pool = sim.figure_files._started
     processes = list(pool._processes.values())
     assert processes and all(p.is_alive() for p in processes)
     began = time.perf_counter()
-    sim.plots.stop_figure_workers()
-    assert time.perf_counter() - began < 1.0  # a worker still importing matplotlib takes longer
-    assert sim.plots._started is None and not any(p.is_alive() for p in processes)
+    sim.figure_files.stop_figure_workers()
+    assert time.perf_counter() - began < 2.0  # a worker still importing matplotlib takes longer
+    assert sim.figure_files._started is None and not any(p.is_alive() for p in processes)
 
 
 def test_png_text_falls_back_to_matplotlib_when_its_internals_move(monkeypatch):
@@ -205,3 +254,23 @@ def test_names_with_dollars_are_drawn_as_written(ens):
         texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
         dollars = [t for t in texts if "$" in t]
         assert dollars and not [t for t in dollars if re.search(r"(?<!\\)\$", t)], group
+        assert not [t for t in dollars if "\\\\" in t], group  # escaped once, not twice
+    texts = [t.get_text() for t in figure(data, "tension").findobj(lambda a: hasattr(a, "get_text"))]
+    assert "with \\$Cambodia\\$" in texts
+
+
+@pytest.mark.skipif(sim.chunks.cores() < 2, reason="with one core, this process draws the figures")
+def test_a_run_draws_its_figures_without_loading_matplotlib_here(tmp_path):
+    """`hedgesim run` leaves matplotlib to its figure processes (its import is a second of CPU)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from sim.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    print(e.code)\n"
+        "print('matplotlib' in sys.modules)"
+    )
+    args = ["run", str(SCENARIOS / "csp2023.toml"), "--runs", "5", "--out", str(tmp_path / "r"), "-q"]
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, check=True)
+    assert res.stdout.decode().split() == ["0", "False"]
+    assert len(list((tmp_path / "r" / "figures").glob("*.png"))) == len(GROUPS)

@@ -1,0 +1,336 @@
+"""The figure files of a run: each figure of :mod:`sim.plots` saved as PNG and SVG, drawn by other
+processes while this one simulates.
+
+A default ``hedgesim run`` spends more time on its seven figures than on its 500 runs. So
+``hedgesim run`` starts a figure worker first thing (:func:`start_figure_workers`): a spawned
+process that loads matplotlib, fonts and both backends while this process loads the scenario and
+Mesa and simulates. When the numbers are ready, the worker receives :class:`sim.plots.FigureData`
+(what the figures draw: tens of kilobytes, not the runs) and, on Linux, forks a copy of itself; the
+two draw the figures, split by cost (:func:`shares`), and this process never imports matplotlib.
+A fork shares the worker's loaded modules for nothing, where a second spawned worker would pay
+its start-up again on the cores the simulation needs. On other systems (macOS, where a fork
+without exec is unsafe with the system's libraries, and Windows, which has no fork) as many
+workers are spawned instead.
+
+Every failure is the caller's: a figure that fails in a copy raises its own error here, with the
+copy's traceback; a copy that dies without a word (killed, out of memory) raises too; a worker
+ends with this process (Linux: the kernel's parent-death signal), and its copies with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sim.plots import GROUPS, FigureData, figure
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from matplotlib.figure import Figure
+
+    from sim.ensemble import Ensemble
+
+#: Whether the figure worker forks copies of itself to draw in parallel (Linux), rather than
+#: several workers being spawned.
+FORK = sys.platform.startswith("linux")
+
+#: What drawing and saving a figure costs (PNG and SVG), relative to a figure of one panel, as
+#: measured by benchmarks/figures.py: three panels about twice as much, the two of tension 1.6.
+COST = {"policy": 2.0, "dimensions": 2.0, "tension": 1.6}
+
+
+def save_figures(
+    ens: Ensemble | FigureData, folder: str | Path, groups: tuple[str, ...] = GROUPS, workers: int = 1
+) -> list[Path]:
+    """Save every group as PNG and SVG into ``folder``; return the paths written.
+
+    With ``workers`` > 1, the figures are drawn by that many processes other than this one (see
+    the module's text), those of :func:`start_figure_workers` if it was called.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    global _started
+    pool, _started = _started, None
+    if workers <= 1 or len(groups) < 2:
+        if pool is not None:
+            _end(pool)
+        return [p for g in groups for p in _save_group(ens, folder, g)]
+    data = FigureData.of(ens, groups)
+    processes = min(workers, len(groups))
+    pool = pool or _pool(1 if FORK else processes)
+    try:
+        if FORK:
+            paths = pool.submit(_save_shares, data, folder, groups, processes).result()
+        else:  # the costliest first, each to the first worker free
+            futures = {
+                g: pool.submit(_save_group, data, folder, g) for g in sorted(groups, key=cost, reverse=True)
+            }
+            done = {g: f.result() for g, f in futures.items()}
+            paths = [p for g in groups for p in done[g]]
+    finally:
+        _end(pool)  # idle once the figures are saved: terminated, not shut down in turn
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise RuntimeError(f"figures not written: {', '.join(missing)}")
+    return paths
+
+
+def save_as(fig: Figure, path: Path) -> Path:
+    """Save ``fig`` as PNG or SVG by the suffix of ``path``; return ``path``.
+
+    Metadata hold no date or version, so that identical data give identical files. A PNG is
+    compressed at zlib level 3, both faster than the default (6) and smaller here, the pixels the
+    same, and its text is drawn a string at a time (:func:`sim.png.save_png`).
+    """
+    _style()
+    if path.suffix == ".png":
+        from sim.png import save_png
+
+        save_png(fig, path, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    else:
+        fig.savefig(path, metadata={"Date": None})
+    return path
+
+
+def _style() -> None:
+    import matplotlib
+
+    matplotlib.rcParams["svg.hashsalt"] = "hedgesim"  # stable ids: identical SVGs for identical data
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, editable, faster
+    matplotlib.rcParams["text.hinting"] = "none"  # a quarter faster text, no visible change at this size
+
+
+def _save_group(ens: Ensemble | FigureData, folder: Path, group: str) -> list[Path]:
+    fig = figure(ens, group)
+    return [save_as(fig, folder / f"{group}.{ext}") for ext in ("png", "svg")]
+
+
+def cost(group: str) -> float:
+    """What drawing and saving ``group`` costs, in figures of one panel (:data:`COST`)."""
+    return COST.get(group, 1.0)
+
+
+def shares(groups: tuple[str, ...], processes: int) -> list[list[str]]:
+    """``groups`` split among ``processes`` so that they finish about together: the costliest
+    first, each to the least loaded (longest processing time first, Graham 1969)."""
+    split: list[list[str]] = [[] for _ in range(processes)]
+    load = [0.0] * processes
+    for g in sorted(groups, key=cost, reverse=True):
+        k = load.index(min(load))
+        split[k].append(g)
+        load[k] += cost(g)
+    return [s for s in split if s]
+
+
+# ---- the worker's side ---------------------------------------------------------------------------
+def _save_shares(data: FigureData, folder: Path, groups: tuple[str, ...], processes: int) -> list[Path]:
+    """Draw ``groups`` in this process and ``processes`` - 1 forked copies of it, a share each
+    (:func:`shares`); return the paths, in the order of ``groups``. Raises the first error of this
+    process, else of a copy; waits for every copy first."""
+    mine, *theirs = shares(groups, processes)
+    copies: dict[int, tuple[int, list[str]]] = {}  # pid: (the read end of its pipe, its share)
+
+    def end_copies(signum: int, frame: object) -> None:  # this worker is ended (_end): its copies too
+        for pid in list(copies):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os._exit(1)
+
+    previous = signal.signal(signal.SIGTERM, end_copies)
+    errors: list[BaseException] = []
+    try:
+        try:
+            for share in theirs:
+                _fork(data, folder, share, copies)
+            for g in mine:
+                _save_group(data, folder, g)
+        finally:
+            for pid in list(copies):
+                read, share = copies[pid]
+                error = _reap(pid, read, share)
+                del copies[pid]
+                if error is not None:
+                    errors.append(error)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if errors:
+        raise errors[0]
+    return [folder / f"{g}.{ext}" for g in groups for ext in ("png", "svg")]
+
+
+def _fork(data: FigureData, folder: Path, share: list[str], copies: dict[int, tuple[int, list[str]]]) -> None:
+    """Fork a copy that draws ``share`` and reports through a pipe; note it in ``copies``. Signals
+    wait while it is forked and noted, so that :func:`_save_shares`'s handler knows every copy."""
+    read, write = os.pipe()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _copy(data, folder, share, read, write, mask, parent)  # never returns
+        copies[pid] = (read, share)
+    except BaseException:
+        os.close(read)
+        raise
+    finally:
+        os.close(write)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _copy(
+    data: FigureData, folder: Path, share: list[str], read: int, write: int, mask: set, parent: int
+) -> None:
+    """A forked copy: draw ``share``, write b"" (or the error) to the pipe, exit 0 (or 1). Never
+    returns: whatever happens, it ends in ``os._exit``."""
+    code = 1
+    try:
+        os.close(read)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Ctrl-C reaches the whole process group: the main process unwinds, and ends the worker,
+        # which ends this copy
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _die_with_parent(signal.SIGKILL, parent)
+        report = b""
+        try:
+            for g in share:
+                _save_group(data, folder, g)
+        except BaseException as e:  # noqa: BLE001 (sent to the parent, which raises it)
+            report = _pack(e)
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(report)
+        code = 0 if not report else 1
+    finally:
+        os._exit(code)
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an error raised in a figure process (the cause of the error raised here)."""
+
+    def __str__(self) -> str:
+        return "\n" + self.args[0]
+
+
+def _pack(error: BaseException) -> bytes:
+    """An error as (its pickle, if it loads again, else None; its traceback as text), pickled."""
+    import pickle
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    try:
+        blob = pickle.dumps(error)
+        pickle.loads(blob)
+    except Exception:  # noqa: BLE001 (an error that does not survive pickling: its text will do)
+        blob = None
+    return pickle.dumps((blob, text))
+
+
+def _reap(pid: int, read: int, share: list[str]) -> BaseException | None:
+    """Wait for a copy; its error (None if it drew its share)."""
+    import pickle
+
+    with os.fdopen(read, "rb") as pipe:
+        report = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if report:
+        blob, text = pickle.loads(report)
+        error = pickle.loads(blob) if blob is not None else RuntimeError(text.strip().splitlines()[-1])
+        error.__cause__ = RemoteTraceback(text)
+        return error
+    if code:
+        how = f"signal {-code}" if code < 0 else f"exit status {code}"
+        return RuntimeError(f"the process drawing the figures {', '.join(share)} stopped ({how})")
+    return None
+
+
+def _die_with_parent(sig: int, parent: int) -> None:
+    """Have the kernel send ``sig`` to this process when its parent ``parent`` ends (Linux's
+    ``prctl(PR_SET_PDEATHSIG)``), so that no figure process outlives a killed run; elsewhere
+    nothing. A parent already gone ends this process now."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _pool(processes: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm,
+        initargs=(os.getpid(),),
+    )
+
+
+def _warm(parent: int) -> None:
+    """What a figure worker needs, loaded when it starts rather than at its first figure: the
+    modules, the fonts and both backends, with the settings of :func:`save_as` (not the scenario's
+    or the model's modules: a worker receives :class:`FigureData`). It ends with ``parent``."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from sim.png import save_png
+
+    _die_with_parent(signal.SIGTERM, parent)  # its handler, while figures are drawn, ends the copies
+    _style()
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0", fontweight="bold")
+    fig.add_axes((0.2, 0.2, 0.6, 0.6)).set_ylabel("0")
+    save_png(fig, io.BytesIO())
+    fig.savefig(io.BytesIO(), format="svg")
+
+
+_started: ProcessPoolExecutor | None = None
+
+
+def start_figure_workers(workers: int) -> None:
+    """Start the worker(s) of the next :func:`save_figures` with ``workers`` now (none for one),
+    so that their start-up (Python, matplotlib, fonts: about 1.3 s of CPU) overlaps the
+    simulation instead of following it."""
+    global _started
+    if workers > 1 and _started is None:
+        import atexit
+
+        processes = 1 if FORK else workers
+        _started = _pool(processes)
+        for _ in range(processes):  # a process pool starts its workers as tasks come
+            _started.submit(int)
+        atexit.unregister(stop_figure_workers)
+        atexit.register(stop_figure_workers)
+
+
+def stop_figure_workers() -> None:
+    """Stop the workers of :func:`start_figure_workers` if no figures used them (a run that stopped
+    before its figures), at exit at the latest: a pool left to the interpreter's last clean-up
+    prints an error. They are terminated, not shut down in turn: they may still be starting."""
+    global _started
+    pool, _started = _started, None
+    if pool is not None:
+        _end(pool)
+
+
+def _end(pool: ProcessPoolExecutor) -> None:
+    """Terminate ``pool``'s processes, whatever they are doing (a worker drawing ends its copies)."""
+    if hasattr(pool, "terminate_workers"):  # Python >= 3.14
+        pool.terminate_workers()
+        return
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
+    pool.shutdown(cancel_futures=True)
