@@ -87,6 +87,11 @@ class FigureData:
         wanted = {v for g in groups for part in PANELS.get(g, (g,)) for v, _, _ in series(base, part)[0]}
         if wanted <= base.drawn.keys():
             return base
+        if isinstance(ens, FigureData):
+            missing = sorted(wanted - ens.drawn.keys())
+            raise ValueError(
+                f"this FigureData lacks {missing}: build it with FigureData.of(ensemble, groups)"
+            )
         return replace(base, drawn={v: ens.quantiles(v) for v in sorted(wanted)})
 
     @classmethod
@@ -303,7 +308,7 @@ def figure(ens: Ensemble | FigureData, group: str) -> Figure:
     else:
         panels = [(lines, None)]
     caption = (
-        f"{plain(ens.title)}\nscenario {ens.name}{ens.settings} · "
+        f"{plain(ens.title)}\nscenario {plain(ens.name)}{plain(ens.settings)} · "
         f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
     )
     fig, axes = layout(title, caption, len(panels), event_key(ens)[1])

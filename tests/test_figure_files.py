@@ -104,6 +104,8 @@ def test_figure_data_holds_what_the_figures_draw_and_no_more(ens):
         v for v in ens.variables if ".hedging" in v or v.endswith(".diversification")
     }
     assert all(np.array_equal(data.quantiles(v), ens.quantiles(v)) for v in data.drawn)
+    with pytest.raises(ValueError, match="lacks"):
+        figure(FigureData.of(ens, ("aid",)), "influence")
     quantiles = 8 * 5 * len(ens.dates) * len(data.drawn)  # bytes, whatever the number of runs
     assert quantiles < len(pickle.dumps(data)) < quantiles + 10_000
 
@@ -248,7 +250,13 @@ def test_names_with_dollars_are_drawn_as_written(ens):
     from dataclasses import replace
 
     data = FigureData.of(ens, GROUPS)
-    data = replace(data, names={k: f"${v}$" for k, v in data.names.items()}, title="A $2 $3 deal")
+    data = replace(
+        data,
+        names={k: f"${v}$" for k, v in data.names.items()},
+        title="A $2 $3 deal",
+        name="$x$",
+        settings=" with --set actors.cambodia.name=$a$",
+    )
     for group in GROUPS:
         fig = figure(data, group)
         texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
