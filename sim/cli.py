@@ -223,6 +223,10 @@ def run(
         sc = overridden(load_scenario(scenario), sets)
         if out is not None:
             check_folder(out, force)  # before the work, not after
+        if not no_figures:  # their titles, axes and keys, built by the worker while the runs run
+            from sim.figure_files import prepare_figures
+
+            prepare_figures(sc)
         options = dict(workers=workers, chunk_size=chunk_size, dask=dask)
         check_resources(
             [sc], runs, out, quiet, trajectories=trajectories, fmt=fmt, figures=not no_figures, **options

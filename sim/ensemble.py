@@ -110,8 +110,7 @@ class Ensemble:
     @property
     def events(self) -> list[tuple[int, str, str]]:
         """(step, title, kind) of each event, in date order, for marking plots."""
-        sc = self.scenario
-        return sorted(((sc.event_step(e), e.title, e.kind) for e in sc.events), key=lambda x: x[0])
+        return self.scenario.marked_events()
 
     def values(self, name: str) -> np.ndarray:
         """One variable, shape (runs, steps + 1)."""

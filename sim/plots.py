@@ -17,6 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
     from sim.ensemble import Ensemble
     from sim.scenario import Scenario
@@ -65,6 +66,7 @@ class FigureData:
     Small (tens of KB, against the megabytes of the runs) and plain, so that a figure worker
     receives it at once and needs neither the scenario's validation (pydantic) nor the model (Mesa)
     to read it. Build one with :meth:`of`; every function here that takes an ensemble takes one too.
+    :meth:`about` a scenario alone (no seed, runs or numbers yet) is enough for :func:`scaffold`.
     """
 
     small: str
@@ -73,17 +75,20 @@ class FigureData:
     title: str  # the scenario's title
     name: str  # the scenario's name
     settings: str  # " with --set ..." for a scenario with overrides, else ""
-    seed: int
-    runs: int
     dates: list[str]
     events: list[tuple[int, str, str]]  # (step, title, kind), in date order
-    variables: tuple[str, ...]
+    dyads: tuple[tuple[str, str], ...]  # the pairs of actors whose tension is an output
+    seed: int | None = None
+    runs: int | None = None
     drawn: dict[str, np.ndarray] = field(default_factory=dict)  # variable: p05 ... p95 by date
 
     @classmethod
     def of(cls, ens: Ensemble | FigureData, groups: tuple[str, ...] = ()) -> FigureData:
         """The figure data of ``ens``, with the quantiles of every variable that ``groups`` draw."""
-        base = ens if isinstance(ens, FigureData) else cls._about(ens)
+        if isinstance(ens, FigureData):
+            base = ens
+        else:
+            base = replace(cls.about(ens.scenario), seed=ens.seed, runs=ens.runs)
         wanted = {v for g in groups for part in PANELS.get(g, (g,)) for v, _, _ in series(base, part)[0]}
         if wanted <= base.drawn.keys():
             return base
@@ -95,8 +100,8 @@ class FigureData:
         return replace(base, drawn={v: ens.quantiles(v) for v in sorted(wanted)})
 
     @classmethod
-    def _about(cls, ens: Ensemble) -> FigureData:
-        sc = ens.scenario
+    def about(cls, sc: Scenario) -> FigureData:
+        """What a scenario alone tells its figures: everything but the seed, the runs and the numbers."""
         return cls(
             small=sc.small,
             powers=tuple(sc.powers),
@@ -104,12 +109,17 @@ class FigureData:
             title=sc.scenario.title,
             name=sc.name,
             settings=set_caption(sc),
-            seed=ens.seed,
-            runs=ens.runs,
-            dates=list(ens.dates),
-            events=list(ens.events),
-            variables=tuple(ens.variables),
+            dates=list(sc.dates),
+            events=sc.marked_events(),
+            dyads=tuple(sc.context().dyads),
         )
+
+    def cast(self) -> tuple:
+        """The facts that fix a figure's scaffolding (:func:`scaffold`), hashable."""
+        return (
+            self.small, self.powers, tuple(self.names.items()), self.title, self.name, self.settings,
+            tuple(self.dates), tuple(self.events), self.dyads,
+        )  # fmt: skip
 
     def quantiles(self, name: str) -> np.ndarray:
         """p05, p25, p50, p75 and p95 of a drawn variable at each date, shape (5, dates)."""
@@ -153,7 +163,7 @@ def series(ens: Ensemble | FigureData, group: str) -> tuple[list[tuple[str, str,
         ]
         return lines, f"{sname}: hedging and its parts", "index (0 to 1)"
     if group == "tension":
-        dyads = sorted(v for v in about.variables if v.startswith("tension."))
+        dyads = sorted(f"tension.{a}-{b}" for a, b in about.dyads)
         spare = iter(DYAD_COLOURS * 4)
         lines = []
         for v in dyads:
@@ -278,11 +288,29 @@ def event_key(ens: Ensemble | FigureData) -> tuple[dict[int, str], list[str]]:
 
 def figure(ens: Ensemble | FigureData, group: str) -> Figure:
     """One figure of a variable group for one ensemble."""
-    ens = FigureData.of(ens, (group,))
-    small = ens.small
-    sname = plain(ens.names[small])
+    data = FigureData.of(ens, (group,))
+    return fill(scaffold(data, group), data)
+
+
+@dataclass
+class Scaffold:
+    """A figure without its numbers (:func:`scaffold`): what :func:`fill` completes."""
+
+    fig: Figure
+    axes: list[Axes]
+    panels: list[tuple[list[tuple[str, str, str]], str | None]]  # (lines, the panel's label)
+    group: str
+    caption: Text
+
+
+def scaffold(about: FigureData, group: str) -> Scaffold:
+    """The parts of a figure that the scenario alone decides: title, axes, event lines and numbers,
+    the key, panel labels. A figure worker builds them while the ensemble runs (``about`` then
+    holds no numbers: :meth:`FigureData.about`)."""
+    small = about.small
+    sname = plain(about.names[small])
     if group in PANELS:
-        parts = [series(ens, g) for g in PANELS[group]]
+        parts = [series(about, g) for g in PANELS[group]]
         lines, ylabel = [], "level (0 to 1)" if group == "policy" else "share (sums to 1)"
         title = (
             "What each power chose: presence, governance pressure, engagement"
@@ -297,7 +325,7 @@ def figure(ens: Ensemble | FigureData, group: str) -> Figure:
         names = [short.get(g, g.removeprefix("alignment_")) for g in PANELS[group]]
         panels = [(p[0], name) for p, name in zip(parts, names, strict=True)]
     else:
-        lines, title, ylabel = series(ens, group)
+        lines, title, ylabel = series(about, group)
     if group in PANELS:
         pass  # the panels are set above
     elif group == "tension" and any(small in v for v, _, _ in lines):
@@ -307,21 +335,33 @@ def figure(ens: Ensemble | FigureData, group: str) -> Figure:
         ]
     else:
         panels = [(lines, None)]
-    caption = (
-        f"{plain(ens.title)}\nscenario {plain(ens.name)}{plain(ens.settings)} · "
-        f"seed {ens.seed} · {ens.runs} runs · line: median; bands: middle 50% and 90% of runs"
-    )
-    fig, axes = layout(title, caption, len(panels), event_key(ens)[1])
-    x = quarter_x(ens.dates)
-    numbers = event_key(ens)[0]
-    for ax, (group_lines, sub) in zip(axes, panels, strict=True):
-        for var, label, colour in group_lines:
-            draw_quantiles(ax, x, ens.quantiles(var), colour, label)  # from the exact statistics
-        style_axes(ax, x, ylabel, group != "aid")
-        mark_events(ax, ens, numbers)
+    fig, axes = layout(title, "", len(panels), event_key(about)[1])
+    x = quarter_x(about.dates)
+    numbers = event_key(about)[0]
+    for ax, (_, sub) in zip(axes, panels, strict=True):
+        style_axes(ax, x, ylabel, group != "aid", y=group != "aid")  # aid's y axis follows its numbers
+        mark_events(ax, about, numbers)
         if group in PANELS:
             ax.text(0.02, 0.97, sub, transform=ax.transAxes, va="top", fontsize=9, fontweight="bold")
-            if ax is not axes[-1]:
+    return Scaffold(fig, axes, panels, group, caption=fig.texts[1])  # layout: the title, then this
+
+
+def fill(part: Scaffold, data: FigureData) -> Figure:
+    """Complete a :func:`scaffold` with the numbers of ``data``: the caption, each line's median and
+    bands, the legends, and the y axis of aid. The figure is the same as built in one go: artists
+    are drawn by their z-order, whatever the order they were added in."""
+    part.caption.set_text(
+        f"{plain(data.title)}\nscenario {plain(data.name)}{plain(data.settings)} · "
+        f"seed {data.seed} · {data.runs} runs · line: median; bands: middle 50% and 90% of runs"
+    )
+    x = quarter_x(data.dates)
+    for ax, (group_lines, sub) in zip(part.axes, part.panels, strict=True):
+        for var, label, colour in group_lines:
+            draw_quantiles(ax, x, data.quantiles(var), colour, label)  # from the exact statistics
+        if part.group == "aid":
+            ax.set_ylim(bottom=0)
+        if part.group in PANELS:
+            if ax is not part.axes[-1]:
                 continue
             sub = None
         ax.legend(
@@ -333,7 +373,7 @@ def figure(ens: Ensemble | FigureData, group: str) -> Figure:
             title_fontsize=8,
             alignment="left",
         )
-    return fig
+    return part.fig
 
 
 def set_caption(sc: Scenario) -> str:
@@ -392,12 +432,13 @@ def draw_key(fig: Figure, key: list[str], cols: int, left: float, top: float) ->
         )
 
 
-def style_axes(ax: Axes, x: np.ndarray, ylabel: str, unit_interval: bool) -> None:
-    """Shared axis style: limits, years on x, light grid, no top and right spines."""
+def style_axes(ax: Axes, x: np.ndarray, ylabel: str, unit_interval: bool, y: bool = True) -> None:
+    """Shared axis style: limits, years on x, light grid, no top and right spines. ``y``: whether
+    to set the y limits (from 0, to 1 or to what the lines reach) now; else the caller does later."""
     ax.set_xlim(x[0], x[-1])
-    if unit_interval:
+    if y and unit_interval:
         ax.set_ylim(0, 1)
-    else:
+    elif y:
         ax.set_ylim(bottom=0)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", color="#eeeeee")

@@ -364,6 +364,10 @@ class Scenario(BaseModel):
         """The step before which an event applies (events dated at the start apply before step 1)."""
         return max(1, parse_date(event.date) - self.start)
 
+    def marked_events(self) -> list[tuple[int, str, str]]:
+        """(step, title, kind) of each event, in date order (file order within a date), for plots."""
+        return sorted(((self.event_step(e), e.title, e.kind) for e in self.events), key=lambda x: x[0])
+
     @property
     def decide_step(self) -> int | None:
         """The first step at which the powers decide, or None when they never do."""

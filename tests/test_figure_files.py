@@ -282,3 +282,26 @@ def test_a_run_draws_its_figures_without_loading_matplotlib_here(tmp_path):
     res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, check=True)
     assert res.stdout.decode().split() == ["0", "False"]
     assert len(list((tmp_path / "r" / "figures").glob("*.png"))) == len(GROUPS)
+
+
+def test_a_scaffold_built_before_the_numbers_gives_the_same_files(ens, tmp_path):
+    """A figure worker builds each figure's scaffold from the scenario alone while the ensemble
+    runs; filled with the numbers, it saves the same bytes as the figure built in one go, PNG and
+    SVG, for every group."""
+    from sim.figure_files import _prepare, _prepared, _save_group
+
+    data = FigureData.of(ens, GROUPS)
+    for group in GROUPS:
+        for ext in ("png", "svg"):
+            save_as(figure(data, group), tmp_path / f"direct-{group}.{ext}")
+    _prepare(FigureData.about(ens.scenario), GROUPS)
+    assert len(_prepared) == len(GROUPS)
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    for group in GROUPS:
+        _save_group(data, folder, group)
+    assert not _prepared  # each scaffold used once
+    for group in GROUPS:
+        for ext in ("png", "svg"):
+            direct = (tmp_path / f"direct-{group}.{ext}").read_bytes()
+            assert (folder / f"{group}.{ext}").read_bytes() == direct, (group, ext)
