@@ -5,9 +5,10 @@ A default ``hedgesim run`` spends more time on its seven figures than on its 500
 ``hedgesim run`` starts a figure worker first thing (:func:`start_figure_workers`): a spawned
 process that loads matplotlib, fonts and both backends while this process loads the scenario and
 Mesa and simulates; given the scenario, it builds each figure's scaffold (titles, axes, event
-lines, the key: :func:`prepare_figures`). When the numbers are ready, the worker receives :class:`sim.plots.FigureData`
-(what the figures draw: tens of kilobytes, not the runs) and, on Linux, forks a copy of itself; the
-two draw the figures, split by cost (:func:`shares`), and this process never imports matplotlib.
+lines, the key: :func:`prepare_figures`). When the numbers are ready, the worker receives
+:class:`sim.plots.FigureData` (what the figures draw: tens of kilobytes, not the runs) and, on
+Linux, forks a copy of itself; the two draw the figures, split by cost (:func:`shares`), and this
+process never imports matplotlib.
 A fork shares the worker's loaded modules for nothing, where a second spawned worker would pay
 its start-up again on the cores the simulation needs. On other systems (macOS, where a fork
 without exec is unsafe with the system's libraries, and Windows, which has no fork) as many
