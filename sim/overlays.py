@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from sim.plots import (
     SERIES,
-    draw_bands,
     draw_key,
+    draw_quantiles,
     mark_events,
     plain,
     quarter_x,
@@ -116,7 +116,9 @@ def overlay_figure(comp: Comparison, group: str) -> Figure:
     for ax, (var, label, _) in zip(axes, lines, strict=True):
         for k, ens in enumerate(comp.ensembles):
             colour, ls = styles[k]
-            draw_bands(ax, x, ens.values(var), colour, comp.labels[k], linestyle=ls, alpha=0.8, **looks[k])
+            # the exact statistics of the summary: np.quantile's bits, computed once per ensemble
+            q = ens.quantiles(var)
+            draw_quantiles(ax, x, q, colour, comp.labels[k], linestyle=ls, alpha=0.8, **looks[k])
         style_axes(ax, x, ylabel if ax is axes[0] or len(axes) <= 3 else "", group != "aid")
         # one line: a two-line title would reach into the legend above the panels
         ax.set_title(" ".join(label.split()), fontsize=10, fontweight="bold", loc="left", pad=34)
@@ -166,18 +168,14 @@ def grid(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure,
 
 
 def save_overlays(comp: Comparison, folder: str | Path, groups: tuple[str, ...] = SERIES) -> list[Path]:
-    """Save an overlay figure per group as PNG and SVG into ``folder``; return the paths written."""
-    import matplotlib
+    """Save an overlay figure per group as PNG and SVG into ``folder`` (as a run's figures are
+    saved: :func:`sim.figure_files.save_as`); return the paths written."""
+    from sim.figure_files import save_as
 
-    matplotlib.rcParams["svg.hashsalt"] = "hedgesim"
-    matplotlib.rcParams["svg.fonttype"] = "none"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for group in groups:
         fig = overlay_figure(comp, group)
-        for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
-            path = folder / f"{group}.{ext}"
-            fig.savefig(path, metadata=meta)
-            paths.append(path)
+        paths += [save_as(fig, folder / f"{group}.{ext}") for ext in ("png", "svg")]
     return paths
