@@ -335,7 +335,7 @@ def scaffold(about: FigureData, group: str) -> Scaffold:
         ]
     else:
         panels = [(lines, None)]
-    fig, axes = layout(title, "", len(panels), event_key(about)[1])
+    fig, axes, caption = layout(title, len(panels), event_key(about)[1])
     x = quarter_x(about.dates)
     numbers = event_key(about)[0]
     for ax, (_, sub) in zip(axes, panels, strict=True):
@@ -343,7 +343,7 @@ def scaffold(about: FigureData, group: str) -> Scaffold:
         mark_events(ax, about, numbers)
         if group in PANELS:
             ax.text(0.02, 0.97, sub, transform=ax.transAxes, va="top", fontsize=9, fontweight="bold")
-    return Scaffold(fig, axes, panels, group, caption=fig.texts[1])  # layout: the title, then this
+    return Scaffold(fig, axes, panels, group, caption)
 
 
 def fill(part: Scaffold, data: FigureData) -> Figure:
@@ -387,8 +387,9 @@ def set_caption(sc: Scenario) -> str:
     )
 
 
-def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figure, list[Axes]]:
-    """A figure with a title, a caption, ``panels`` axes side by side and an event key below.
+def layout(title: str, panels: int, key: list[str]) -> tuple[Figure, list[Axes], Text]:
+    """A figure with a title, ``panels`` axes side by side and an event key below; and the text
+    of its caption, empty until the numbers are in (:func:`fill`).
 
     Positions are computed in inches (no constrained layout): drawing twice as fast matters when a
     run writes ten files.
@@ -402,7 +403,7 @@ def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figur
     height = top + plot + below + key_h
     fig = Figure(figsize=(width, height), dpi=100)
     fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=12, fontweight="bold")
-    fig.text(0.5, 1 - 0.42 / height, caption, ha="center", va="top", fontsize=8, color="#444444")
+    caption = fig.text(0.5, 1 - 0.42 / height, "", ha="center", va="top", fontsize=8, color="#444444")
     left, right = 0.75, 1.9  # room on the right of the last panel for its legend
     gap = 2.0 if panels < 3 else 0.8  # three panels share one legend
     w = (width - left - right - gap * (panels - 1)) / panels
@@ -411,7 +412,7 @@ def layout(title: str, caption: str, panels: int, key: list[str]) -> tuple[Figur
         for k in range(panels)
     ]
     draw_key(fig, key, cols, left, key_h)
-    return fig, axes
+    return fig, axes, caption
 
 
 def draw_key(fig: Figure, key: list[str], cols: int, left: float, top: float) -> None:
