@@ -27,6 +27,7 @@ pytest.importorskip("solara")
 pytest.importorskip("playwright")
 
 import sim  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 # Debian's Chromium with the same flags as the dashboard's browser tests (a session fixture)
 from .test_dashboard_browser import browser_type_launch_args  # noqa: E402, F401
@@ -195,7 +196,8 @@ def test_a_class_plays_three_rounds(browser, contexts, server, tmp_path):
     teacher.locator("[data-testid=undo]").click()
     for page in (teacher, *teams.values()):
         _round(page, 3)
-    assert teacher.locator("[data-testid=results] tr").count() == 3  # header and two rounds
+    # header and two rounds; the table may be redrawn a moment after the status line, so wait
+    expect(teacher.locator("[data-testid=results] tr")).to_have_count(3)
     play(3)
     assert _cell(teacher, 3) == third
     assert _cell(teams["japan"], 3) == third  # every page shows the same outcome
