@@ -342,6 +342,10 @@ def log32(u):
     return r + _LOG_Q2 * ef
 
 
+#: Runs whose hash bits are drawn together before their floats (:func:`box_muller`).
+NOISE_BLOCK = 256
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def box_muller(base, keys, step, logu, sine, lo, hi):
     """The two factors of :meth:`sim.noise.Streams.normals`' Box-Muller, in float32.
@@ -350,26 +354,38 @@ def box_muller(base, keys, step, logu, sine, lo, hi):
     this step (:meth:`~sim.noise.Streams.step_keys`), the log (:func:`log32`) of the uniform of its
     bits 40-63 into ``logu[k, r]`` and, from bits 16-39, the sine factor (``_sin_2pi``) into
     ``sine[k, r]``. :func:`step` finishes each normal as ``sqrt(-2 logu) * sine``.
+
+    Two loops per block of :data:`NOISE_BLOCK` runs: the 64-bit hashes, their 24-bit fields kept
+    as int32, then the float32 arithmetic, which vectorises once it starts from int32 (the
+    processor has no vector conversion from uint64; a 24-bit integer converts exactly either way).
     """
     K = logu.shape[0]  # noqa: N806
     at = np.uint64(step) * _U_C1
+    B = NOISE_BLOCK  # noqa: N806
+    high = np.empty(B, dtype=np.int32)
+    middle = np.empty(B, dtype=np.int32)
     for k in range(K):
         key = _mix(keys[k] ^ at)
-        for ri in range(lo, hi):
-            r = np.uint64(ri)  # unsigned: no check for negative indices, so the loop vectorises
-            h = _mix(base[r] + key)
-            logu[k, r] = log32(_F((h >> np.uint64(40)) & _U_24) * _F_2M24 + _F_2M25)
-            u = _F((h >> np.uint64(16)) & _U_24) * _F_2M24 + _F_2M25
-            u = _F_QUARTER - np.abs(u - _F_HALF)
-            u = u * _F_2PI
-            x2 = u * u
-            acc = _S0
-            acc = acc * x2 + _S1
-            acc = acc * x2 + _S2
-            acc = acc * x2 + _S3
-            acc = acc * x2 + _S4
-            acc = acc * x2 + _S5
-            sine[k, r] = acc * u
+        for r0 in range(lo, hi, B):
+            nb = min(B, hi - r0)
+            for b in range(nb):
+                h = _mix(base[np.uint64(r0 + b)] + key)
+                high[b] = np.int32((h >> np.uint64(40)) & _U_24)
+                middle[b] = np.int32((h >> np.uint64(16)) & _U_24)
+            for b in range(nb):
+                r = np.uint64(r0 + b)  # unsigned: no check for negative indices, so the loop vectorises
+                logu[k, r] = log32(_F(high[b]) * _F_2M24 + _F_2M25)
+                u = _F(middle[b]) * _F_2M24 + _F_2M25
+                u = _F_QUARTER - np.abs(u - _F_HALF)
+                u = u * _F_2PI
+                x2 = u * u
+                acc = _S0
+                acc = acc * x2 + _S1
+                acc = acc * x2 + _S2
+                acc = acc * x2 + _S3
+                acc = acc * x2 + _S4
+                acc = acc * x2 + _S5
+                sine[k, r] = acc * u
 
 
 # ---- the view of a state ---------------------------------------------------------------------------
