@@ -108,30 +108,36 @@ def digest(record: np.ndarray, start: int, lo: np.ndarray, hi: np.ndarray, block
 
 @njit(cache=True, error_model="numpy")
 def _leaf(a, lo, n):  # noqa: ANN001, ANN202
-    """numpy's pairwise sum of up to 128 values: 8 accumulators, then the rest in turn."""
+    """numpy's pairwise sum of up to 128 values: 8 accumulators, then the rest in turn. Indices
+    are unsigned (numba then skips its check for negative ones), so the eight accumulators go in
+    two vector registers."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
+    b = np.uint64(lo)
+    r0, r1, r2, r3 = a[b], a[b + _U1], a[b + _U2], a[b + _U3]
+    r4, r5, r6, r7 = a[b + _U4], a[b + _U5], a[b + _U6], a[b + _U7]
+    end = b + np.uint64(n - n % 8)
+    j = b + _U8
+    while j < end:
+        r0 += a[j]
+        r1 += a[j + _U1]
+        r2 += a[j + _U2]
+        r3 += a[j + _U3]
+        r4 += a[j + _U4]
+        r5 += a[j + _U5]
+        r6 += a[j + _U6]
+        r7 += a[j + _U7]
+        j += _U8
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
+    for i in range(lo + n - n % 8, lo + n):
+        res += a[i]
     return res
+
+
+_U1, _U2, _U3, _U4, _U5, _U6, _U7, _U8 = (np.uint64(k) for k in range(1, 9))
 
 
 @njit(cache=True, error_model="numpy")
@@ -181,15 +187,15 @@ def _digest(record, block, lo, hi, store, means, m2s, counts, zeros):  # noqa: A
                 a = k * block
                 m = min(block, n - a)
                 mean = (0.0 + _pairwise(x, a, m, stack, sums)) / m  # numpy's sum starts at 0.0
-                for i in range(m):
-                    d = x[a + i] - mean
+                for i in range(np.uint64(m)):
+                    d = x[np.uint64(a) + i] - mean
                     dev[i] = d * d
                 means[r, k] = mean
                 m2s[r, k] = 0.0 + _pairwise(dev, 0, m, stack, sums)
             bits = x.view(np.int64)
             positive = 0
             negative = 0
-            for i in range(n):
+            for i in range(np.uint64(n)):
                 positive += bits[i] == 0
                 negative += bits[i] == -9223372036854775807 - 1
             zeros[r, 0], zeros[r, 1] = positive, negative
