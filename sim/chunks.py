@@ -187,32 +187,42 @@ class LocalPool:
         yield from self.pool.imap_unordered(partial(_pool_chunk, reduce=reduce, write=write), spans)
 
     def close(self, ok: bool) -> None:
-        if ok:
-            self.pool.close()
-        else:
-            self._kill_workers()
-            self.pool.terminate()
-        self.pool.join()
+        end_pool(self.pool, ok)
 
-    def _kill_workers(self) -> None:
-        """Kill the workers, and free the queue locks that a killed one may hold.
 
-        A worker waiting for a task holds the task queue's read lock, and one sending a result the
-        result queue's write lock; killed there (a SIGTERM to the process group, or by us), it
-        never lets go, and ``Pool.terminate``, which takes the first to drain the queue, would wait
-        for ever. Once every worker is dead, each lock is either free or a dead worker's: taken if
-        free, then released, it is free.
-        """
-        workers = list(getattr(self.pool, "_pool", []))
-        for worker in workers:
-            worker.kill()
-        for worker in workers:
-            worker.join(5)
-        for queue, name in (("_inqueue", "_rlock"), ("_outqueue", "_wlock")):
-            lock = getattr(getattr(self.pool, queue, None), name, None)
-            if lock is not None:
-                lock.acquire(False)
-                lock.release()
+def end_pool(pool: Any, ok: bool) -> None:
+    """Close a ``multiprocessing`` pool after its work (``ok``), or stop it at once after an error
+    or Ctrl-C: its workers killed, and the pool let go rather than terminated.
+
+    ``Pool.terminate`` cannot be trusted once a worker has been killed: one killed while it sent a
+    result leaves half a message in the result pipe, and the pool's result thread, which
+    ``terminate`` joins, waits for the rest for ever (as Ctrl-C during a large ensemble showed,
+    about one time in three); one killed while it read a task does the same to the task pipe,
+    which ``terminate`` drains; and a lock that a dead worker held is never released. So the
+    pool's thread that replaces dead workers is told to stop first, so that it starts none in their
+    place (it wakes up when they die); then the workers are killed, and the pool is left to its own
+    threads: daemons that end with the program, or wait where they are, holding a few pipes.
+    """
+    if ok:
+        pool.close()
+        pool.join()
+        return
+    from multiprocessing.pool import TERMINATE
+
+    handler = getattr(pool, "_worker_handler", None)
+    if handler is not None:
+        handler._state = TERMINATE
+    workers = list(getattr(pool, "_pool", []))
+    for worker in workers:
+        worker.kill()
+    for worker in workers:
+        worker.join(5)
+    if handler is not None:
+        handler.join(5)
+    finalizer = getattr(pool, "_terminate", None)
+    if finalizer is not None:
+        finalizer.cancel()  # neither at exit nor when collected: it would wait as terminate does
+    pool._state = TERMINATE  # and collected, it does not warn of a pool left running
 
 
 def compute(

@@ -295,6 +295,8 @@ def compute(
         elif procs > 1:
             import multiprocessing
 
+            from sim.chunks import end_pool
+
             ctx = multiprocessing.get_context("spawn")
             main = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
@@ -310,11 +312,7 @@ def compute(
                     bar(y.shape[1])
                 ok = True
             finally:
-                if ok:
-                    pool.close()
-                else:
-                    pool.terminate()
-                pool.join()
+                end_pool(pool, ok)
         else:
             for a, b in parts:
                 out[:, a:b] = evaluate(job, seed, a, b)

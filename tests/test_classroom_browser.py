@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("solara")
 pytest.importorskip("playwright")
 
-import sim  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
+
+import sim  # noqa: E402
 
 # Debian's Chromium with the same flags as the dashboard's browser tests (a session fixture)
 from .test_dashboard_browser import browser_type_launch_args  # noqa: E402, F401
