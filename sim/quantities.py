@@ -12,6 +12,7 @@ Making under Deep Uncertainty*, ch. 1). Three forms are accepted in TOML::
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ def parse_date(text: object) -> int:
     """Turn "2023Q3" (or the month "2023-07") into a quarter index; ValueError otherwise."""
     if not isinstance(text, str):
         raise ValueError(f'expected a date like "2023Q3" or "2023-07", found {found(text)}')
+    return _parse_date(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_date(text: str) -> int:
+    """:func:`parse_date` of a string, remembered: every model parses its scenario's dates again."""
     s = text.strip()
     if m := _QUARTER.match(s):
         return int(m[1]) * 4 + int(m[2]) - 1

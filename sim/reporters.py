@@ -38,7 +38,7 @@ class Reporter:
     meaning: str
 
     def names(self, model: HedgingModel) -> list[str]:
-        small, powers = model.spec.small, model.spec.powers
+        small, powers = model.ctx.small, model.ctx.powers
         if self.family == "power":
             return [self.pattern.format(power=p, small=small) for p in powers]
         if self.family == "dimension":
