@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.plots import GROUPS, FigureData, Scaffold, figure, fill, scaffold
 
@@ -87,7 +87,8 @@ def save_as(fig: Figure, path: Path) -> Path:
 
     Metadata hold no date or version, so that identical data give identical files. A PNG is
     compressed at zlib level 3, both faster than the default (6) and smaller here, the pixels the
-    same, and its text is drawn a string at a time (:func:`sim.png.save_png`).
+    same, and its text is drawn a string at a time (:func:`sim.png.save_png`). An SVG's text is
+    measured once per string and font in a process (:func:`_save_svg`).
     """
     _style()
     if path.suffix == ".png":
@@ -95,8 +96,52 @@ def save_as(fig: Figure, path: Path) -> Path:
 
         save_png(fig, path, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     else:
-        fig.savefig(path, metadata={"Date": None})
+        _save_svg(fig, path, metadata={"Date": None})
     return path
+
+
+def _save_svg(fig: Figure, path: Path, **options: Any) -> None:
+    """``fig.savefig(path, **options)`` as SVG, each string measured once per process.
+
+    To lay text out, matplotlib's SVG renderer measures every string with FreeType at 100 points
+    (``TextToPath.get_text_width_height_descent``), again in every figure: the event key, the
+    caption and the tick labels are the same in all seven, and their measures took about a third
+    of an SVG's time. The renderer used here remembers them (the same numbers, so the same file).
+    It stands in for matplotlib's for the duration of the call only.
+    """
+    import matplotlib.backends.backend_svg as svg
+
+    plain = svg.RendererSVG
+    svg.RendererSVG = _measured_svg_renderer(plain)
+    try:
+        fig.savefig(path, format="svg", **options)
+    finally:
+        svg.RendererSVG = plain
+
+
+def _measured_svg_renderer(plain: type) -> type:
+    """A subclass of matplotlib's ``RendererSVG`` that remembers the measures of strings."""
+    global _MEASURED
+    if _MEASURED is None or _MEASURED.__base__ is not plain:
+
+        class MeasuredRendererSVG(plain):
+            def get_text_width_height_descent(self, s, prop, ismath):  # noqa: ANN001, ANN202
+                if ismath == "TeX":
+                    return super().get_text_width_height_descent(s, prop, ismath)
+                key = (s, prop.copy(), ismath)
+                if key not in _SVG_METRICS:
+                    if len(_SVG_METRICS) > 10_000:  # a long-lived process: forget rather than grow
+                        _SVG_METRICS.clear()
+                    _SVG_METRICS[key] = super().get_text_width_height_descent(s, prop, ismath)
+                return _SVG_METRICS[key]
+
+        _MEASURED = MeasuredRendererSVG
+    return _MEASURED
+
+
+_MEASURED: type | None = None
+#: Width, height and descent of strings in SVG figures, by (text, font, math or not).
+_SVG_METRICS: dict[tuple, tuple[float, float, float]] = {}
 
 
 def _style() -> None:
@@ -131,10 +176,21 @@ def prepare_figures(sc: Scenario, groups: tuple[str, ...] = GROUPS) -> None:
 
 
 def _prepare(about: FigureData, groups: tuple[str, ...]) -> None:
+    import io
+
+    from sim.png import save_png
+
     _prepared.clear()
     for g in groups:
         part = scaffold(about, g)
         _prepared[(about.cast(), g)] = part
+    # The text that every figure shares (the event key, the caption) measured now, once, by saving
+    # a spare scaffold: the measures are remembered (sim.png, _save_svg), and a copy forked later
+    # has them too.
+    if groups:
+        spare = scaffold(about, groups[0]).fig
+        save_png(spare, io.BytesIO())
+        _save_svg(spare, io.BytesIO())
 
 
 def cost(group: str) -> float:

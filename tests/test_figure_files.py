@@ -68,6 +68,25 @@ def test_figures_repeat_byte_for_byte(ens, tmp_path):
     assert (tmp_path / "a1.svg").read_bytes() == (tmp_path / "a2.svg").read_bytes()
 
 
+def test_svg_text_measured_once_gives_matplotlibs_own_file(ens, tmp_path):
+    """An SVG whose strings' measures are remembered (sim.figure_files._save_svg) is the file that
+    matplotlib's own renderer writes, byte for byte, with the measures new or remembered; and
+    matplotlib's renderer is in place again after each save."""
+    import matplotlib.backends.backend_svg as svg
+
+    plain = svg.RendererSVG
+    sim.figure_files._SVG_METRICS.clear()
+    sim.figure_files._style()
+    figure(ens, "aid").savefig(tmp_path / "theirs.svg", format="svg", metadata={"Date": None})
+    for k in (1, 2):  # first with the measures new, then remembered
+        save_as(figure(ens, "aid"), tmp_path / f"ours{k}.svg")
+        assert svg.RendererSVG is plain
+    assert len(sim.figure_files._SVG_METRICS) > 20  # the key, the caption, titles, ticks
+    theirs = (tmp_path / "theirs.svg").read_bytes()
+    assert (tmp_path / "ours1.svg").read_bytes() == theirs
+    assert (tmp_path / "ours2.svg").read_bytes() == theirs
+
+
 def test_event_lines_and_numbers_are_drawn(ens):
     """One line per event date (a collection), one number label per date, above the axes."""
     _, key = sim.plots.event_key(ens)
