@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -143,8 +144,8 @@ Reduce = Callable[[np.ndarray, int], Any] | None
 
 
 def _init_worker(spec: Scenario, seed: int, file: TrajectoryFile | None, engine: str | None) -> None:
-    """Set up a pool process: Ctrl-C is the parent's to handle; the scenario is sent once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Set up a pool process: its signals (:func:`worker_signals`); the scenario is sent once."""
+    worker_signals()
     _job.update(spec=spec, seed=seed, file=file, engine=engine)
 
 
@@ -159,27 +160,73 @@ def _pool_chunk(span: tuple[int, int], reduce: Reduce, write: bool) -> tuple[int
     return start, stop, None if _job["file"] is not None else record
 
 
+def pool_context() -> Any:
+    """The ``multiprocessing`` context for a pool of local workers.
+
+    On Linux, when this process runs no other Python thread, workers are forked: they start at
+    once, with the modules (and, for the kernel, the compiled code) already loaded here, where a
+    spawned worker spends about 2.5 s of CPU importing Mesa and numba and loading the kernel: on
+    two cores, the first seconds of a large ensemble or a sweep. Elsewhere they are spawned: on
+    macOS and Windows a fork without exec is unsafe, and in a process with threads of its own (the
+    dashboard's server, the kernel's thread pool) a fork could copy a lock that another thread
+    holds. A worker's numbers are the same either way; ``HEDGESIM_SPAWN=1`` spawns them always.
+    """
+    import multiprocessing
+
+    fork = (
+        sys.platform == "linux"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not os.environ.get("HEDGESIM_SPAWN")
+    )
+    return multiprocessing.get_context("fork" if fork else "spawn")
+
+
+def start_pool(ctx: Any, processes: int, initializer: Callable, initargs: tuple) -> Any:
+    """``ctx.Pool(processes, initializer, initargs)``, its workers started with Ctrl-C ignored (an
+    ignored signal survives exec and fork, and Python then installs no handler), so that a Ctrl-C
+    at the terminal, which reaches the whole process group, never prints a traceback from a worker
+    still starting up (the parent handles it), and a SIGTERM held until they have their start-up
+    data (:func:`~sim.signals.sigterm_deferred`). The threads that the C libraries start for
+    themselves (OpenBLAS's, pyarrow's allocator's) handle a fork, so Python's warning about them is
+    not shown."""
+    import warnings
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        with sigterm_deferred(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
+            return ctx.Pool(processes, initializer=initializer, initargs=initargs)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def worker_signals() -> None:
+    """A pool worker's signals: Ctrl-C is the parent's to handle, and SIGTERM ends it (a forked
+    worker would otherwise keep the parent's handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _load_kernel(spec: Scenario, seed: int) -> None:
+    """Load the compiled step from its cache in this process (a one-run model), before a fork."""
+    from sim.model import HedgingModel
+
+    HedgingModel(spec, np.arange(1), seed, engine="kernel", threads=1).run()
+
+
 class LocalPool:
-    """Spawned worker processes, stopped at once (not drained) on Ctrl-C or any error."""
+    """Worker processes (:func:`pool_context`), stopped at once (not drained) on Ctrl-C or any error."""
 
     def __init__(
         self, workers: int, spec: Scenario, seed: int, file: TrajectoryFile | None, engine: str | None = None
     ):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        # Workers start with Ctrl-C ignored (an ignored signal survives exec, and Python then
-        # installs no handler), so a Ctrl-C at the terminal, which reaches the whole process group,
-        # never prints a traceback from a worker still starting up. The parent handles it.
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        try:
-            with sigterm_deferred():  # a SIGTERM waits until the workers have their start-up data
-                args = (spec, seed, file, engine)
-                self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=args)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
+        ctx = pool_context()
+        if ctx.get_start_method() == "fork" and engine == "kernel":
+            _load_kernel(spec, seed)  # once here, rather than once in each worker
+        self.pool = start_pool(ctx, workers, _init_worker, (spec, seed, file, engine))
 
     def chunks(
         self, spans: list[tuple[int, int]], reduce: Reduce = None, write: bool = True

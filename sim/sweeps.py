@@ -29,8 +29,6 @@ import bisect
 import itertools
 import math
 import re
-import signal
-import threading
 import time
 from dataclasses import dataclass, replace
 from functools import partial
@@ -254,7 +252,9 @@ _job: dict[str, Any] = {}
 
 
 def _init(job: Job, seed: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from sim.chunks import worker_signals
+
+    worker_signals()
     _job.update(job=job, seed=seed)
 
 
@@ -293,18 +293,9 @@ def compute(
                 out[:, start : start + y.shape[1]] = y
                 bar(y.shape[1])
         elif procs > 1:
-            import multiprocessing
+            from sim.chunks import end_pool, pool_context, start_pool
 
-            from sim.chunks import end_pool
-
-            ctx = multiprocessing.get_context("spawn")
-            main = threading.current_thread() is threading.main_thread()
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-            try:
-                pool = ctx.Pool(procs, initializer=_init, initargs=(job, seed))
-            finally:
-                if main:
-                    signal.signal(signal.SIGINT, previous)
+            pool = start_pool(pool_context(), procs, _init, (job, seed))
             ok = False
             try:
                 for start, y in pool.imap_unordered(_pool_chunk, parts):

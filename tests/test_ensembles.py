@@ -214,6 +214,22 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_forked_and_spawned_workers_give_the_same_runs(csp2023, reference, monkeypatch):
+    """Pool workers are forked where that is safe (Linux, one thread) and spawned elsewhere; the
+    ensemble is the same bits either way, the kernel loaded before the fork or in each worker."""
+    import sim.chunks
+
+    if sim.chunks.pool_context().get_start_method() != "fork":
+        pytest.skip("workers are spawned here (not Linux, or this process runs threads)")
+    monkeypatch.setenv("HEDGESIM_ENGINE", "kernel")
+    forked = sim.run(csp2023, runs=300, seed=11, chunk_size=64, workers=2)
+    monkeypatch.setenv("HEDGESIM_SPAWN", "1")
+    assert sim.chunks.pool_context().get_start_method() == "spawn"
+    spawned = sim.run(csp2023, runs=300, seed=11, chunk_size=64, workers=2)
+    assert forked.data.tobytes() == spawned.data.tobytes() == reference.data.tobytes()
+
+
 def _half_a_result(flag: str) -> None:
     """In a pool's worker: the first bytes of a result in the result pipe, and no more (what a
     worker killed while it sent a result leaves), then a file to say so, then a wait."""
