@@ -5,9 +5,9 @@ of run indices given to its own :class:`~sim.model.HedgingModel`, and any split 
 trajectories bit for bit. Chunks go where they are computed:
 
 - one process: in turn, in this process;
-- ``workers`` > 1: a pool of fresh processes (the ``spawn`` start method, via a context, so no
-  global state is changed); each writes its chunk into the trajectory file itself, so no large
-  array crosses a pipe;
+- ``workers`` > 1: a pool of processes (forked on Linux where that is safe, else spawned:
+  :func:`pool_context`; via a context, so no global state is changed); each writes its chunk into
+  the trajectory file itself, so no large array crosses a pipe;
 - ``dask``: the workers of a dask.distributed scheduler (:mod:`sim.cluster`); the chunks come back
   to this process, which writes them.
 
@@ -171,13 +171,15 @@ def pool_context() -> Any:
     dashboard's server, the kernel's thread pool) a fork could copy a lock that another thread
     holds. A worker's numbers are the same either way; ``HEDGESIM_SPAWN=1`` spawns them always.
     """
+    import _thread
     import multiprocessing
 
     fork = (
         sys.platform == "linux"
         and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
-        and not os.environ.get("HEDGESIM_SPAWN")
+        and _thread._count() == 0  # nor any started without the threading module
+        and os.environ.get("HEDGESIM_SPAWN", "") in ("", "0")
     )
     return multiprocessing.get_context("fork" if fork else "spawn")
 
@@ -194,11 +196,18 @@ def start_pool(ctx: Any, processes: int, initializer: Callable, initargs: tuple)
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    # Ctrl-C and SIGTERM are also blocked while the workers start: a worker (forked or spawned:
+    # the mask survives both) takes them only once worker_signals() has set its own handlers,
+    # not the parent's, which a forked worker inherits.
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hasattr(signal, "pthread_sigmask") else None
     try:
         with sigterm_deferred(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
             return ctx.Pool(processes, initializer=initializer, initargs=initargs)
     finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if main:
             signal.signal(signal.SIGINT, previous)
 
@@ -208,6 +217,8 @@ def worker_signals() -> None:
     worker would otherwise keep the parent's handler)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool started (start_pool)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _load_kernel(spec: Scenario, seed: int) -> None:
@@ -248,7 +259,8 @@ def end_pool(pool: Any, ok: bool) -> None:
     which ``terminate`` drains; and a lock that a dead worker held is never released. So the
     pool's thread that replaces dead workers is told to stop first, so that it starts none in their
     place (it wakes up when they die); then the workers are killed, and the pool is left to its own
-    threads: daemons that end with the program, or wait where they are, holding a few pipes.
+    threads: daemons that end with the program, or wait where they are, holding a few pipes (in
+    a long-lived process such as a notebook, a pool interrupted there keeps them).
     """
     if ok:
         pool.close()
@@ -266,6 +278,13 @@ def end_pool(pool: Any, ok: bool) -> None:
         worker.join(5)
     if handler is not None:
         handler.join(5)
+    for worker in getattr(pool, "_pool", []):  # one the thread started in place of a dead one
+        if worker.is_alive():
+            worker.kill()
+            worker.join(5)
+    cache = getattr(pool, "_cache", None)
+    if cache is not None:
+        cache.clear()  # results that came but were not read (a chunk's record is tens of MB)
     finalizer = getattr(pool, "_terminate", None)
     if finalizer is not None:
         finalizer.cancel()  # neither at exit nor when collected: it would wait as terminate does

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,8 +96,10 @@ def save_as(fig: Figure, path: Path) -> Path:
         from sim.png import save_png
 
         save_png(fig, path, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
-    else:
+    elif path.suffix == ".svg":
         _save_svg(fig, path, metadata={"Date": None})
+    else:
+        raise ValueError(f"{path.name}: figures are saved as .png or .svg")
     return path
 
 
@@ -111,16 +114,20 @@ def _save_svg(fig: Figure, path: Path, **options: Any) -> None:
     """
     import matplotlib.backends.backend_svg as svg
 
-    plain = svg.RendererSVG
-    svg.RendererSVG = _measured_svg_renderer(plain)
-    try:
-        fig.savefig(path, format="svg", **options)
-    finally:
-        svg.RendererSVG = plain
+    with _SVG_LOCK:  # one swap at a time (threads that save at once would undo each other's)
+        plain = svg.RendererSVG
+        svg.RendererSVG = _measured_svg_renderer(plain)
+        try:
+            fig.savefig(path, format="svg", **options)
+        finally:
+            svg.RendererSVG = plain
 
 
 def _measured_svg_renderer(plain: type) -> type:
     """A subclass of matplotlib's ``RendererSVG`` that remembers the measures of strings."""
+    import matplotlib
+    from matplotlib.font_manager import findfont
+
     global _MEASURED
     if _MEASURED is None or _MEASURED.__base__ is not plain:
 
@@ -128,7 +135,10 @@ def _measured_svg_renderer(plain: type) -> type:
             def get_text_width_height_descent(self, s, prop, ismath):  # noqa: ANN001, ANN202
                 if ismath == "TeX":
                     return super().get_text_width_height_descent(s, prop, ismath)
-                key = (s, prop.copy(), ismath)
+                # the font file that the settings give the font, and the settings that shape text
+                rc = matplotlib.rcParams
+                shaping = findfont(prop), rc["text.kerning_factor"], rc["mathtext.fontset"]
+                key = (s, prop.copy(), ismath, *shaping)
                 if key not in _SVG_METRICS:
                     if len(_SVG_METRICS) > 10_000:  # a long-lived process: forget rather than grow
                         _SVG_METRICS.clear()
@@ -140,6 +150,7 @@ def _measured_svg_renderer(plain: type) -> type:
 
 
 _MEASURED: type | None = None
+_SVG_LOCK = threading.Lock()
 #: Width, height and descent of strings in SVG figures, by (text, font, math or not).
 _SVG_METRICS: dict[tuple, tuple[float, float, float]] = {}
 

@@ -18,7 +18,12 @@ class Progress:
             return
         from tqdm import tqdm
 
-        self.bar = tqdm(
+        class Bar(tqdm):
+            # no monitor thread: a process without threads of its own forks its workers
+            # (sim.chunks.pool_context); the monitor only tunes how often a slow bar redraws
+            monitor_interval = 0
+
+        self.bar = Bar(
             total=runs,
             desc=label,
             unit=" runs",

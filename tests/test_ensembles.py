@@ -215,19 +215,31 @@ def test_ctrl_c_stops_cleanly_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
 def test_forked_and_spawned_workers_give_the_same_runs(csp2023, reference, monkeypatch):
-    """Pool workers are forked where that is safe (Linux, one thread) and spawned elsewhere; the
-    ensemble is the same bits either way, the kernel loaded before the fork or in each worker."""
+    """Pool workers are forked in a process without threads (a fresh one here: the test runner
+    has threads of its own) and spawned otherwise; the ensemble is the same bits either way, the
+    kernel loaded before the fork or in each worker."""
+    import hashlib
+
     import sim.chunks
 
-    if sim.chunks.pool_context().get_start_method() != "fork":
-        pytest.skip("workers are spawned here (not Linux, or this process runs threads)")
-    monkeypatch.setenv("HEDGESIM_ENGINE", "kernel")
-    forked = sim.run(csp2023, runs=300, seed=11, chunk_size=64, workers=2)
+    code = (
+        "import hashlib, os, sim, sim.chunks\n"
+        "os.environ['HEDGESIM_ENGINE'] = 'kernel'\n"
+        "assert sim.chunks.pool_context().get_start_method() == 'fork'\n"
+        f"sc = sim.load_scenario({str(SCENARIOS / 'csp2023.toml')!r})\n"
+        "ens = sim.run(sc, runs=300, seed=11, chunk_size=64, workers=2)\n"
+        "print(hashlib.sha256(ens.data.tobytes()).hexdigest())\n"
+    )
+    forked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert forked.returncode == 0, forked.stderr
     monkeypatch.setenv("HEDGESIM_SPAWN", "1")
+    monkeypatch.setenv("HEDGESIM_ENGINE", "kernel")
     assert sim.chunks.pool_context().get_start_method() == "spawn"
     spawned = sim.run(csp2023, runs=300, seed=11, chunk_size=64, workers=2)
-    assert forked.data.tobytes() == spawned.data.tobytes() == reference.data.tobytes()
+    assert spawned.data.tobytes() == reference.data.tobytes()
+    assert forked.stdout.strip() == hashlib.sha256(reference.data.tobytes()).hexdigest()
 
 
 def _half_a_result(flag: str) -> None:
