@@ -205,11 +205,11 @@ def start_pool(ctx: Any, processes: int, initializer: Callable, initargs: tuple)
         with sigterm_deferred(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", r"This process .* is multi-threaded", DeprecationWarning)
             return ctx.Pool(processes, initializer=initializer, initargs=initargs)
-    finally:
-        if blocked is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    finally:  # the handler first: a signal held until now is delivered as the mask is restored
         if main:
             signal.signal(signal.SIGINT, previous)
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def worker_signals() -> None:
