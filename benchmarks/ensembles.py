@@ -98,8 +98,10 @@ def in_fresh_process(kind: str, runs: int, workers: int) -> dict:
 
 def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
     """CPU milliseconds per step spent in each part of a step at ``runs`` runs (one model, the
-    kernel loaded before; the parts are called in the order of :meth:`HedgingModel.step`)."""
-    from sim.kernel import box_muller
+    kernel loaded before; the parts are called in the order of :meth:`HedgingModel.step`), and,
+    apart, the step's noise drawn alone (:func:`sim.kernel.box_muller`: the step draws the same
+    numbers a block of runs at a time, inside its loop)."""
+    from sim.kernel import box_muller, step_keys
 
     spec = _spec()
     HedgingModel(spec, 1, SEED, engine="kernel").run()
@@ -107,8 +109,7 @@ def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
     t0 = clock()
     m = HedgingModel(spec, np.arange(runs), SEED, engine="kernel")
     parts = {"build the model (fresh record buffer)": clock() - t0}
-    names = ("events and holds (apply_events)", "noise: hash, uniforms, log and sine (compiled)")
-    names += ("the compiled step and its record",)
+    names = ("events and holds (apply_events)", "the compiled step: noise, equations, record")
     parts.update(dict.fromkeys(names, 0.0))
     k = m.kernel
     for t in range(1, spec.steps + 1):
@@ -116,15 +117,19 @@ def profile_step(runs: int = 10_000) -> list[tuple[str, float]]:
         m.apply_events(t)
         m.deciding = m.decide_step is not None and t >= m.decide_step
         b = clock()
-        box_muller(m.streams._base, m._noise_keys, t, k.logu, k.sine, 0, runs)
+        k.advance(t, step_keys(m._noise_keys, t), 0, runs)
         c = clock()
-        k.advance(t)
-        d = clock()
         m.state, m._next, m._view = m._next, m.state, None
-        for name, dt in zip(names, (b - a, c - b, d - c), strict=True):
+        for name, dt in zip(names, (b - a, c - b), strict=True):
             parts[name] += dt
     out = [(label, sec / spec.steps) for label, sec in parts.items()]
     out[0] = (out[0][0] + ", per step", out[0][1])
+    logu = np.empty((m._noise_keys.size, runs), dtype=np.float32)
+    sine = np.empty_like(logu)
+    a = clock()
+    for t in range(1, spec.steps + 1):
+        box_muller(m.streams._base, m._noise_keys, t, logu, sine, 0, runs)
+    out.append(("(of the step: its noise, drawn alone)", (clock() - a) / spec.steps))
     return out
 
 
@@ -182,7 +187,7 @@ def main() -> None:
     print("peak MiB: main process / largest worker process (ru_maxrss)")
     print("\nOne step at 10,000 runs, by part (CPU ms per step):")
     for label, sec in profile_step():
-        print(f"  {label:<34}{sec * 1e3:8.2f}")
+        print(f"  {label:<46}{sec * 1e3:8.2f}")
     print(f"\nCSV: {args.csv}")
 
 

@@ -201,23 +201,26 @@ _F_ONE = _F(1.0)
 
 
 # ---- numpy's element-wise semantics, NaN and signed zeros included --------------------------------
+# (of equal operands, np.maximum and np.minimum return the second and np.clip keeps x: -0.0 and 0.0
+# tell them apart; tests/test_kernel.py checks these against numpy on every pair of special values)
 @njit(cache=True, error_model="numpy")
 def _maximum(a, b):
     """np.maximum(a, b)."""
-    return a if (a >= b or a != a) else b
+    return a if (a > b or a != a) else b
 
 
 @njit(cache=True, error_model="numpy")
 def _minimum(a, b):
     """np.minimum(a, b)."""
-    return a if (a <= b or a != a) else b
+    return a if (a < b or a != a) else b
 
 
 @njit(cache=True, error_model="numpy")
 def _clip(x, lo, hi):
-    """np.clip(x, lo, hi): max with lo, then min with hi."""
-    y = x if (x > lo or x != x) else lo
-    return y if (y < hi or y != y) else hi
+    """np.clip(x, lo, hi): raised to lo unless at or above it, then lowered to hi unless at or
+    below it (a NaN bound gives NaN)."""
+    y = x if (x >= lo or x != x) else lo
+    return y if (y <= hi or y != y) else hi
 
 
 @njit(cache=True, error_model="numpy")
@@ -346,6 +349,40 @@ def log32(u):
 NOISE_BLOCK = 256
 
 
+@njit(cache=True, error_model="numpy")
+def _noise(base, key, r0, nb, high, middle, logu, sine):
+    """The two factors of one stream's normals for runs r0..r0+nb-1 (:func:`box_muller`), into
+    ``logu[b]`` and ``sine[b]``; ``high`` and ``middle`` are int32 scratch of nb or more."""
+    for b in range(nb):
+        h = _mix(base[np.uint64(r0 + b)] + key)
+        high[b] = np.int32((h >> np.uint64(40)) & _U_24)
+        middle[b] = np.int32((h >> np.uint64(16)) & _U_24)
+    for b in range(nb):
+        c = np.uint64(b)  # unsigned: no check for negative indices, so the loop vectorises
+        logu[c] = log32(_F(high[c]) * _F_2M24 + _F_2M25)
+        u = _F(middle[c]) * _F_2M24 + _F_2M25
+        u = _F_QUARTER - np.abs(u - _F_HALF)
+        u = u * _F_2PI
+        x2 = u * u
+        acc = _S0
+        acc = acc * x2 + _S1
+        acc = acc * x2 + _S2
+        acc = acc * x2 + _S3
+        acc = acc * x2 + _S4
+        acc = acc * x2 + _S5
+        sine[c] = acc * u
+
+
+@njit(cache=True, error_model="numpy")
+def step_keys(keys, step):
+    """Each stream's key at this step (:meth:`sim.noise.Streams.step_keys`)."""
+    at = np.uint64(step) * _U_C1
+    out = np.empty(keys.size, dtype=np.uint64)
+    for k in range(keys.size):
+        out[k] = _mix(keys[k] ^ at)
+    return out
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def box_muller(base, keys, step, logu, sine, lo, hi):
     """The two factors of :meth:`sim.noise.Streams.normals`' Box-Muller, in float32.
@@ -353,39 +390,22 @@ def box_muller(base, keys, step, logu, sine, lo, hi):
     For stream k and run r (runs ``lo..hi-1``): the hash of ``base[r]`` plus the stream's key at
     this step (:meth:`~sim.noise.Streams.step_keys`), the log (:func:`log32`) of the uniform of its
     bits 40-63 into ``logu[k, r]`` and, from bits 16-39, the sine factor (``_sin_2pi``) into
-    ``sine[k, r]``. :func:`step` finishes each normal as ``sqrt(-2 logu) * sine``.
+    ``sine[k, r]``; each normal is ``sqrt(-2 logu) * sine``. :func:`step` draws the same numbers
+    a block of runs at a time (:func:`_noise`), where they are used.
 
     Two loops per block of :data:`NOISE_BLOCK` runs: the 64-bit hashes, their 24-bit fields kept
     as int32, then the float32 arithmetic, which vectorises once it starts from int32 (the
     processor has no vector conversion from uint64; a 24-bit integer converts exactly either way).
     """
     K = logu.shape[0]  # noqa: N806
-    at = np.uint64(step) * _U_C1
+    key = step_keys(keys, step)
     B = NOISE_BLOCK  # noqa: N806
     high = np.empty(B, dtype=np.int32)
     middle = np.empty(B, dtype=np.int32)
     for k in range(K):
-        key = _mix(keys[k] ^ at)
         for r0 in range(lo, hi, B):
             nb = min(B, hi - r0)
-            for b in range(nb):
-                h = _mix(base[np.uint64(r0 + b)] + key)
-                high[b] = np.int32((h >> np.uint64(40)) & _U_24)
-                middle[b] = np.int32((h >> np.uint64(16)) & _U_24)
-            for b in range(nb):
-                r = np.uint64(r0 + b)  # unsigned: no check for negative indices, so the loop vectorises
-                logu[k, r] = log32(_F(high[b]) * _F_2M24 + _F_2M25)
-                u = _F(middle[b]) * _F_2M24 + _F_2M25
-                u = _F_QUARTER - np.abs(u - _F_HALF)
-                u = u * _F_2PI
-                x2 = u * u
-                acc = _S0
-                acc = acc * x2 + _S1
-                acc = acc * x2 + _S2
-                acc = acc * x2 + _S3
-                acc = acc * x2 + _S4
-                acc = acc * x2 + _S5
-                sine[k, r] = acc * u
+            _noise(base, key[k], r0, nb, high, middle, logu[k, r0 : r0 + nb], sine[k, r0 : r0 + nb])
 
 
 # ---- the view of a state ---------------------------------------------------------------------------
@@ -515,8 +535,8 @@ def step(
     regime_base,
     deciding,
     strategic,
-    logu,
-    sine,
+    base,
+    keys,
     rec,
     rows,
     lo,
@@ -527,8 +547,9 @@ def step(
     ``cur`` and ``nxt`` are the blocks of :class:`sim.model.State`; ``held`` the block of
     :class:`sim.model.Holds`, ``attributes`` and ``level`` the model's attributes that the events
     in force set (:meth:`HedgingModel._refresh`); ``pfix`` the parameter vector with the values of
-    fixed parameters, and ``prun[u]`` the values per run of parameter ``runk[u]``; ``logu`` and
-    ``sine`` the noise from :func:`box_muller`; ``rows[o]`` the first row of output o
+    fixed parameters, and ``prun[u]`` the values per run of parameter ``runk[u]``; ``base`` the runs'
+    bases and ``keys`` the streams' keys at this step (:func:`step_keys`), from which each block
+    draws its noise (:func:`box_muller`'s numbers, where they are used); ``rows[o]`` the first row of output o
     in ``rec``, or -1 when it is not recorded. The blocks follow :meth:`HedgingModel.step`.
 
     Runs go in blocks of :data:`BLOCK`, and within a block each equation is a loop over its runs:
@@ -551,7 +572,11 @@ def step(
     q = np.empty((pfix.size, B))
     for k in range(pfix.size):
         q[k, :] = pfix[k]
-    z = np.empty((logu.shape[0], B))
+    z = np.empty((keys.size, B))
+    high = np.empty(B, dtype=np.int32)
+    middle = np.empty(B, dtype=np.int32)
+    logu = np.empty(B, dtype=np.float32)
+    sine = np.empty(B, dtype=np.float32)
     v0 = np.empty((V_ROWS, P, B))
     v1 = np.empty((V_ROWS, P, B))
     u = np.empty((dims, P, B))
@@ -567,8 +592,9 @@ def step(
             for b in range(nb):
                 q[runk[k], b] = prun[k, np.uint64(r0 + b)]
         for k in range(z.shape[0]):
+            _noise(base, keys[k], r0, nb, high, middle, logu, sine)
             for b in range(nb):
-                z[k, b] = np.float64(np.sqrt(logu[k, np.uint64(r0 + b)] * _F_M2) * sine[k, np.uint64(r0 + b)])
+                z[k, b] = np.float64(np.sqrt(logu[np.uint64(b)] * _F_M2) * sine[np.uint64(b)])
         _observe(
             r0,
             nb,
@@ -913,6 +939,45 @@ def _record(
             rec[rows[OUT_DIVERSIFICATION], r] = (1.0 - mean_squares[b]) / even
 
 
+# ---- what the events in force hold -----------------------------------------------------------------
+HOLD_ATTRIBUTES = tuple(HOLD_ROWS.index(f"{a}_scale") for a in ("budget", "interest", "conditionality"))
+HOLD_DEPENDENCE = HOLD_ROWS.index("dependence")
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def derive(held, held_tension, base, base_structural, tension_base, attributes, level):
+    """The end of :meth:`sim.model.HedgingModel._refresh`, once the events have set their holds:
+    the attributes they leave (``base`` rows budget, interest, conditionality, of (powers, 1)) and
+    the structural shares into ``attributes``, the levels of tension into ``level``. The same
+    operations in the same order as the numpy there, so the same bits; each row's scale and add
+    follow each other in ``held`` (:data:`sim.model.HOLD_ROWS`)."""
+    P, n = held.shape[1], held.shape[2]  # noqa: N806
+    for a in range(3):
+        k = HOLD_ATTRIBUTES[a]
+        for i in range(P):
+            for r in range(n):
+                x = base[a, i] * held[k, i, r]
+                x += held[k + 1, i, r]
+                attributes[a, i, r] = _maximum(x, 0.0) if a == 0 else _clip(x, 0.0, 1.0)
+    structural = attributes[3]
+    for i in range(P):
+        for r in range(n):
+            structural[i, r] = _maximum(base_structural[i, 0] + held[HOLD_DEPENDENCE, i, r], 0.0)
+    for r in range(n):
+        total = structural[0, r]
+        for i in range(1, P):
+            total += structural[i, r]
+        if total > 0:
+            for i in range(P):
+                structural[i, r] /= total
+        else:  # a power that held every structural tie and lost them all leaves the initial shares
+            for i in range(P):
+                structural[i, r] = base_structural[i, 0]
+    for d in range(level.shape[0]):
+        for r in range(n):
+            level[d, r] = tension_base[d, 0] + held_tension[d, r]
+
+
 # ---- the glue: what the model hands to the kernel ---------------------------------------------------
 class Kernel:
     """The arrays :func:`step` needs from a :class:`~sim.model.HedgingModel`, built once per model."""
@@ -946,9 +1011,6 @@ class Kernel:
                 self.decides[agent.index, x] = True
         self.policy_start = np.ascontiguousarray(m.policy_start)
         self.regime_base = float(m.regime_base)
-        keys = m._noise_keys.size
-        self.logu = np.empty((keys, n), dtype=np.float32)
-        self.sine = np.empty((keys, n), dtype=np.float32)
         self.rows = np.full(len(OUTPUTS), -1, dtype=np.int64)
         for reporter, rows in m.outputs:
             if reporter.pattern in OUTPUTS:
@@ -960,28 +1022,18 @@ class Kernel:
         self.parts = split(n, threads or default_threads())
 
     def step(self, t: int) -> None:
-        """Step t of every run: noise, then the compiled step from the model's state to its next,
-        each thread on its own runs (a run's numbers do not depend on its thread)."""
+        """The compiled step t of every run, from the model's state to its next, each thread on its
+        own runs (a run's numbers do not depend on its thread)."""
+        keys = step_keys(self.model._noise_keys, t)
         if len(self.parts) == 1:
-            self.part(t, 0, self.model.run_ids.size)
+            self.advance(t, keys, 0, self.model.run_ids.size)
             return
-        for done in [_pool().submit(self.part, t, lo, hi) for lo, hi in self.parts]:
+        for done in [_pool().submit(self.advance, t, keys, lo, hi) for lo, hi in self.parts]:
             done.result()
 
-    def part(self, t: int, lo: int, hi: int) -> None:
-        """Step t of runs lo..hi-1."""
-        self.noise(t, lo, hi)
-        self.advance(t, lo, hi)
-
-    def noise(self, t: int, lo: int = 0, hi: int | None = None) -> None:
-        """The two factors of step t's normals (:func:`box_muller`) for runs lo..hi-1."""
-        m = self.model
-        hi = m.run_ids.size if hi is None else hi
-        box_muller(m.streams._base, m._noise_keys, t, self.logu, self.sine, lo, hi)
-
-    def advance(self, t: int, lo: int = 0, hi: int | None = None) -> None:
+    def advance(self, t: int, keys: np.ndarray, lo: int, hi: int) -> None:
         """The compiled step t of runs lo..hi-1, from the model's state to its next, recorded as
-        date t."""
+        date t; ``keys``: the noise's streams at step t (:func:`step_keys`)."""
         m = self.model
         step(
             m.state.block,
@@ -1003,12 +1055,12 @@ class Kernel:
             self.regime_base,
             m.deciding,
             m.strategic,
-            self.logu,
-            self.sine,
+            m.streams._base,
+            keys,
             m.record[:, t],
             self.rows,
             lo,
-            m.run_ids.size if hi is None else hi,
+            hi,
         )
 
 

@@ -279,6 +279,7 @@ class HedgingModel(mesa.Model):
             "interest": col([a.interest for a in gp]),
             "conditionality": col([a.conditionality for a in gp]),
         }
+        self.base_rows = np.concatenate(list(self.base.values()), axis=1).T.copy()  # (attributes, powers)
         self.aid_noise = [p.aid_noise if a.aid_noise is None else a.aid_noise for a in gp]
         self.capability = col([a.capability for a in gp])
         self.proximity = col([a.proximity for a in gp])
@@ -331,6 +332,10 @@ class HedgingModel(mesa.Model):
         self.policy_start = s.policy.copy()
         self._active: set[int] = set()
         self._order = sorted(range(len(self.events)), key=lambda k: (self.events[k][2], k))
+        self._dated: dict[int, list[int]] = {}  # step -> the events that start or end there, in file order
+        for k, (_, _, start, end) in enumerate(self.events):
+            for t in sorted({start, end}):
+                self._dated.setdefault(t, []).append(k)
         # The holds and the attributes they set: buffers reused at every event date.
         self.holds = Holds(P, D, n)
         self.presence_scale, self.presence_add = self.holds.presence_scale, self.holds.presence_add
@@ -362,7 +367,8 @@ class HedgingModel(mesa.Model):
         """Start the events dated for step t (impulses on the current state) and end those that ran
         out; rebuild the holds when the set of events in force changed."""
         changed = False
-        for k, (ev, values, start, end) in enumerate(self.events):
+        for k in self._dated.get(t, ()):
+            ev, values, start, end = self.events[k]
             if start == t:
                 ev.impulse(self.state, self.ctx, values)
                 self._active.add(k)
@@ -385,6 +391,17 @@ class HedgingModel(mesa.Model):
             if k in self._active:
                 ev, values, _, _ = self.events[k]
                 ev.hold(h, self.ctx, values)
+        self._derive()
+
+    def _derive(self) -> None:
+        """The attributes, structural shares and levels of tension that the holds leave."""
+        h = self.holds
+        if self.engine == "kernel":  # the same operations compiled: one call instead of about 30
+            from sim.kernel import derive
+
+            args = (self.base_rows, self.base_structural, self.tension_base, self.attributes, self.tension_level)
+            derive(h.block, h.tension, *args)
+            return
         for a, lo, hi in (("budget", 0.0, np.inf), ("interest", 0.0, 1.0), ("conditionality", 0.0, 1.0)):
             out = getattr(self, a)
             np.multiply(self.base[a], getattr(h, f"{a}_scale"), out=out)

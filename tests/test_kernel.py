@@ -172,6 +172,45 @@ def random_state(model: HedgingModel, rng: np.random.Generator) -> None:
     model._view = None
 
 
+def test_the_compiled_max_min_and_clip_are_numpys_signed_zeros_and_nan_included():
+    from sim.kernel import _clip, _maximum, _minimum
+
+    special = [-np.inf, -1.0, -0.0, 0.0, 0.5, 1.0, np.inf, np.nan]
+    for a in special:
+        for b in special:
+            assert np.array(_maximum(a, b)).tobytes() == np.maximum(a, b).tobytes(), (a, b)
+            assert np.array(_minimum(a, b)).tobytes() == np.minimum(a, b).tobytes(), (a, b)
+            for hi in special:
+                expected = np.clip(np.array([a] * 40), b, hi)[0]
+                assert np.array(_clip(a, b, hi)).tobytes() == expected.tobytes(), (a, b, hi)
+
+
+def test_what_the_holds_leave_is_the_same_compiled(csp2023):
+    """HedgingModel._derive on both engines from the same adversarial holds: scales and adds that
+    leave attributes below 0 and above 1, dependence holds that empty every structural tie of some
+    runs (their shares fall back to the initial ones), signed zeros: the same bits."""
+    n = 400
+    rng = np.random.default_rng(13)
+    held = rng.choice([-2.0, -0.0, 0.0, 0.3, 1.0, 2.5], size=(11, 3, n)) * rng.uniform(0.5, 1.5, (11, 3, n))
+    held[-1, :, : n // 4] = -5.0  # every structural tie lost: totals of 0
+    tension = rng.uniform(-0.5, 0.5, (6, n))
+    out = []
+    for engine in ("numpy", "kernel"):
+        m = HedgingModel(csp2023, n, seed=3, engine=engine)
+        assert m.holds.block.shape == held.shape and m.holds.tension.shape == tension.shape
+        m.holds.block[:] = held
+        m.holds.tension[:] = tension
+        m.attributes.fill(np.nan)
+        m.tension_level.fill(np.nan)
+        m._derive()
+        out.append((m.attributes.tobytes(), m.tension_level.tobytes()))
+        if engine == "numpy":
+            assert (m.budget < 1.0).any() and (m.interest == 1.0).any() and (m.interest == 0.0).any()
+            assert np.array_equal(m.structural[:, 0], m.base_structural[:, 0])  # the fallback
+            assert not np.array_equal(m.structural[:, -1], m.base_structural[:, 0])
+    assert out[0] == out[1]
+
+
 @pytest.mark.parametrize("decisions", ["strategic", "historical"])
 def test_one_step_from_random_valid_states_agrees_to_the_bit(csp2023, decisions):
     """From the same random state, one step of each engine: the same bits in every output."""
