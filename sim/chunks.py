@@ -232,17 +232,61 @@ class LocalPool:
     """Worker processes (:func:`pool_context`), stopped at once (not drained) on Ctrl-C or any error."""
 
     def __init__(
-        self, workers: int, spec: Scenario, seed: int, file: TrajectoryFile | None, engine: str | None = None
+        self,
+        workers: int,
+        spec: Scenario,
+        seed: int,
+        file: TrajectoryFile | None,
+        engine: str | None = None,
+        statistics: bool = False,
     ):
         ctx = pool_context()
-        if ctx.get_start_method() == "fork" and engine == "kernel":
+        #: Forked workers are ready at once; spawned ones take seconds to import and load.
+        self.forked = ctx.get_start_method() == "fork"
+        if self.forked and engine == "kernel":
             _load_kernel(spec, seed)  # once here, rather than once in each worker
+        if self.forked and statistics:
+            from sim.streaming import warm
+
+            warm()  # the streamed statistics' compiled code too (this process needs it as well)
+        self.workers = workers
         self.pool = start_pool(ctx, workers, _init_worker, (spec, seed, file, engine))
 
     def chunks(
         self, spans: list[tuple[int, int]], reduce: Reduce = None, write: bool = True
     ) -> Iterator[tuple[int, int, Any]]:
         yield from self.pool.imap_unordered(partial(_pool_chunk, reduce=reduce, write=write), spans)
+
+    def stream(
+        self, spans: list[tuple[int, int]], reducer: Callable[[], Reduce], write: bool = True
+    ) -> Iterator[tuple[int, int, Any]]:
+        """Each chunk's (start, stop, result) as it comes, with the reducer that ``reducer()``
+        gives when the chunk is handed out: at most two chunks per worker are out at a time, so
+        that what the caller does with a result (narrowing the brackets of the statistics) can
+        change the reducer of the chunks after it while the workers go on."""
+        import queue
+
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        todo = iter(spans)
+        out = 0
+
+        def hand_out() -> int:
+            span = next(todo, None)
+            if span is None:
+                return 0
+            args = (span, reducer(), write)
+            self.pool.apply_async(_pool_chunk, args, callback=results.put, error_callback=results.put)
+            return 1
+
+        for _ in range(2 * self.workers):
+            out += hand_out()
+        while out:
+            result = results.get()
+            out -= 1
+            if isinstance(result, BaseException):
+                raise result
+            yield result
+            out += hand_out()
 
     def close(self, ok: bool) -> None:
         end_pool(self.pool, ok)
@@ -311,7 +355,8 @@ def compute(
     (:mod:`sim.streaming`; the chunks hold whole blocks of runs).
     """
     file = sink if isinstance(sink, TrajectoryFile) else None
-    pool = LocalPool(workers, spec, seed, file, engine) if workers > 1 and dask is None else None
+    streamed = not isinstance(sink, np.ndarray)  # statistics computed as the chunks come in
+    pool = LocalPool(workers, spec, seed, file, engine, streamed) if workers > 1 and dask is None else None
     ok = False
 
     def chunks(
@@ -348,14 +393,15 @@ def compute(
         runs, steps1 = spans[-1][1], spec.steps + 1
         stats = Statistics(variables * steps1, runs)
         plan = stages(spans, pilot_runs(runs, variables * steps1 * 8))
-        for k, stage in enumerate(plan):
-            if k:
-                stats.narrow()
-            reduce = stats.reducer()
-            # the first stage in this process, while the workers start
-            for _, _, part in chunks(stage, reduce, here=k == 0 and len(plan) > 1):
-                stats.add(part)
-                done(part.runs)
+        if pool is not None and dask is None:
+            _stream_stages(pool, plan, stats, chunks, done)
+        else:
+            for k, stage in enumerate(plan):
+                if k:
+                    stats.narrow()
+                for _, _, part in chunks(stage, stats.reducer()):
+                    stats.add(part)
+                    done(part.runs)
         out, again = stats.result()
         if again.size:  # rare: rows whose quantiles the brackets missed, or NaN, or both zeros
             out[again] = _again(chunks, spans, again, runs)
@@ -364,6 +410,33 @@ def compute(
     finally:
         if pool is not None:
             pool.close(ok)
+
+
+def _stream_stages(
+    pool: LocalPool, plan: list[list[tuple[int, int]]], stats: Any, chunks: Callable, done: Callable
+) -> None:
+    """The stages of streamed statistics (:mod:`sim.streaming`) on a pool, without waiting between
+    them: the brackets narrow as soon as the chunks of a stage are all in, while the workers go on
+    with the next chunks, handed out with the brackets of their moment (their digests are
+    relabelled when they come back). This process computes the first stage, which keeps every
+    value (sending those back from workers would cost more than computing them here), while
+    spawned workers start (``chunks(..., here=True)``)."""
+    if len(plan) > 1:
+        for _, _, part in chunks(plan[0], stats.reducer(), here=True):
+            stats.add(part)
+            done(part.runs)
+        plan = plan[1:]
+        stats.narrow()
+    stage_of = {span[0]: k for k, stage in enumerate(plan) for span in stage}
+    left = [len(stage) for stage in plan]
+    waiting = 0  # the first stage with chunks still out
+    for start, _, part in pool.stream([span for stage in plan for span in stage], stats.reducer):
+        stats.add(part)
+        done(part.runs)
+        left[stage_of[start]] -= 1
+        while waiting < len(plan) - 1 and not left[waiting]:
+            stats.narrow()  # the brackets for the chunks not yet handed out
+            waiting += 1
 
 
 #: The rows a second pass keeps whole take at most this many bytes at a time.

@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.errors import HedgesimError
 from sim.noise import new_seed
+from sim.resources import empty
 from sim.scenario import Scenario, load_scenario
 from sim.statistics import QUANTILES  # noqa: F401 (re-exported: the quantiles of summaries)
 from sim.store import IN_MEMORY_LIMIT, TrajectoryFile, nbytes
@@ -319,7 +320,7 @@ def run(
                 os.close(fd)
                 temporary = True
             file = TrajectoryFile.create(store, V, n, T1)
-        data = None if on_disk else np.empty((V, T1, n))
+        data = None if on_disk else empty((V, T1, n))
         stats = compute(sc, seed, spans, file if on_disk else data, procs, dask, bar, engine, variables=V)
     except BaseException as err:
         if temporary:

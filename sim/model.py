@@ -58,6 +58,7 @@ from sim.events import SHOCK_ATTRIBUTES
 from sim.noise import Streams, stream_key
 from sim.quantities import format_date, parse_date, resolve
 from sim.reporters import output_table, record
+from sim.resources import empty
 from sim.scenario import DIMENSIONS, INSTRUMENTS
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ def record_buffer(shape: tuple[int, ...]) -> np.ndarray:
     with _spare_lock:  # between the check and the view, another thread could take the same buffer
         if _spare and _spare[0].size >= need and sys.getrefcount(_spare[0]) == 2:  # the list, the call
             return _spare[0][:need].reshape(shape)
-        buffer = np.empty(need)
+        buffer = empty(need)
         if buffer.nbytes <= SPARE_BYTES and not (_spare and sys.getrefcount(_spare[0]) > 2):
             _spare[:] = [buffer]
         return buffer.reshape(shape)
@@ -399,7 +400,13 @@ class HedgingModel(mesa.Model):
         if self.engine == "kernel":  # the same operations compiled: one call instead of about 30
             from sim.kernel import derive
 
-            args = (self.base_rows, self.base_structural, self.tension_base, self.attributes, self.tension_level)
+            args = (
+                self.base_rows,
+                self.base_structural,
+                self.tension_base,
+                self.attributes,
+                self.tension_level,
+            )
             derive(h.block, h.tension, *args)
             return
         for a, lo, hi in (("budget", 0.0, np.inf), ("interest", 0.0, 1.0), ("conditionality", 0.0, 1.0)):

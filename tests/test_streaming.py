@@ -42,16 +42,23 @@ def test_stages_cover_the_chunks_in_order():
     assert [stage[0][0] for stage in got] == [0, 300, 1100]  # past 256, 1024 and 4096 runs
 
 
-def summarise(rows: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (rows, runs) summarised chunk by chunk, stage by stage, as sim.chunks.compute does."""
+def summarise(rows: np.ndarray, chunk: int, late: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (rows, runs) summarised chunk by chunk, stage by stage, as sim.chunks.compute does;
+    with ``late``, the first ``late`` chunks of each stage after the first are digested with the
+    brackets of the stage before (handed out before the narrowing, as a pool of workers does)."""
     runs = rows.shape[1]
     spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
     stats = Statistics(rows.shape[0], runs)
+    reduce = stats.reducer()
     for k, stage in enumerate(stages(spans, sim.streaming.pilot_runs(runs, rows.shape[0] * 8))):
+        early = [reduce(np.ascontiguousarray(rows[None, :, a:b]), a) for a, b in stage[:late]] if k else []
         if k:
             stats.narrow()
         reduce = stats.reducer()
-        for a, b in stage:
+        for d in early:
+            assert d.stage == stats.stage - 1
+            stats.add(d)
+        for a, b in stage[len(early) :]:
             stats.add(reduce(np.ascontiguousarray(rows[None, :, a:b]), a))
     return stats.result()
 
@@ -97,6 +104,36 @@ def test_zeros_of_both_signs_at_a_quantile_send_the_row_to_numpy(small):
         assert again.tolist() == [0]  # the median is a zero, of both signs
         want = np.stack([row_stats(r.copy()) for r in rows[1:]])
         assert out[1:].tobytes() == want.tobytes()  # 0.0, -0.0 (mean 0.0, as numpy's) and 0.0
+
+
+@pytest.mark.parametrize("z", [5.0, 0.0])
+def test_digests_made_with_the_brackets_of_the_stage_before_change_nothing(small, monkeypatch, z):
+    """A chunk handed out before a narrowing and digested after it, with the wider brackets of
+    its stage: the statistics and the rows left to a second pass are the same bits."""
+    monkeypatch.setattr(sim.streaming, "Z", z)
+    rows = hard_rows(3_000)
+    base, again = summarise(rows, chunk=128)
+    for late in (1, 3, 100):  # 100: every chunk of every stage
+        out, also = summarise(rows, chunk=128, late=late)
+        assert np.array_equal(also, again), late
+        done = np.setdiff1d(np.arange(len(rows)), again)
+        assert out[done].tobytes() == base[done].tobytes(), late
+
+
+def test_a_late_digest_is_relabelled_as_the_new_brackets_would_have_made_it(small):
+    rng = np.random.default_rng(8)
+    rows = np.round(rng.standard_normal((6, 1, 2048)), 1)  # ties
+    rows[1] = 0.5  # one value: brackets of lo = hi
+    stats = Statistics(6, 4096)
+    first = stats.reducer()
+    stats.add(first(rows[:, :, :1024].copy(), 0))
+    stats.narrow()
+    late = stats._late(first(rows[:, :, 1024:].copy(), 1024))
+    now = stats.reducer()(rows[:, :, 1024:].copy(), 1024)
+    for field in ("below", "inside", "kept", "means", "m2s", "zeros"):
+        assert np.array_equal(getattr(late, field), getattr(now, field)), field
+    assert late.stage == now.stage == 1
+    assert 0 < now.kept.size < rows.size / 2  # the brackets narrowed: most values were dropped
 
 
 def test_the_chunks_do_not_change_the_statistics(small):
