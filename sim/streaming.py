@@ -456,7 +456,7 @@ class Statistics:
                     offsets[p, 1:] += at_part
                 at_part += part.size
             picked = np.empty((rs.size, 2))
-            _pick(values_all, offsets, groups, at[rs, js], picked)
+            _pick_on_threads(values_all, offsets, groups, at[rs, js], picked)
             values[rs, plan.below[js]] = picked[:, 0]
             values[rs, plan.above[js]] = picked[:, 1]
             zero = (picked == 0).any(axis=1) & (self.zeros[rs] > 0).all(axis=1)
@@ -491,7 +491,28 @@ def _select(lo, hi, below, inside, zeros, first, last, at_first, at_last, out, a
                     out[r, to] = -0.0 if zeros[r, 0] == 0 else 0.0
 
 
-@njit(cache=True)
+def _pick_on_threads(
+    values: np.ndarray, offsets: np.ndarray, groups: np.ndarray, at: np.ndarray, out: np.ndarray
+) -> None:
+    """:func:`_pick`, its groups shared between threads, one per core (it releases the GIL; the
+    workers have finished by then). The threads end with the call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sim.chunks import cores
+
+    parts = max(1, min(cores(), groups.size // 64))
+    cuts = [groups.size * k // parts for k in range(parts + 1)]
+    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    if parts == 1:
+        _pick(values, offsets, groups, at, out)
+        return
+    with ThreadPoolExecutor(parts) as threads:
+        work = [threads.submit(_pick, values, offsets, groups[a:b], at[a:b], out[a:b]) for a, b in spans]
+        for done in work:
+            done.result()
+
+
+@njit(cache=True, nogil=True)
 def _pick(values, offsets, groups, at, out):  # noqa: ANN001, ANN202
     """For each i, the values of ranks at[i, 0] and at[i, 1] (at[i, 0] <= at[i, 1]) among the
     values of group groups[i], which lie in parts of ``values``, at ``offsets[p, g]:offsets[p, g + 1]``
