@@ -845,6 +845,33 @@ def step(
         _record(r0, nb, aid1, pol1, inf1, al1, dep1, ten1, reg1, v1, rec, rows, share, even, acc)
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def record_state(
+    cur, held, holds_tier, channels, capability, proximity, small_dyads, D, pfix, runk, prun, rec, rows
+):  # noqa: N803, E501
+    """The record of a state (``cur``, a :class:`sim.model.State`'s block) into ``rec`` (outputs,
+    runs), as :func:`step` records the state it makes: a model's first date."""
+    P = capability.shape[0]  # noqa: N806
+    n = cur.shape[1]
+    aid, pol, inf, al, dep, ten, reg, tier, age = _unpack(cur, P, D)
+    B = BLOCK  # noqa: N806
+    q = np.empty((pfix.size, B))
+    for k in range(pfix.size):
+        q[k, :] = pfix[k]
+    v = np.empty((V_ROWS, P, B))
+    total = np.empty(B)
+    acc = np.empty((6, B))
+    for r0 in range(0, n, B):
+        nb = min(B, n - r0)
+        for k in range(runk.size):
+            for b in range(nb):
+                q[runk[k], b] = prun[k, np.uint64(r0 + b)]
+        presence_scale, presence_add = held[HOLD_PRESENCE_SCALE], held[HOLD_PRESENCE_ADD]
+        _observe(r0, nb, aid, pol, al, ten, tier, holds_tier, channels, presence_scale, presence_add,
+                 capability, proximity, small_dyads, q, v, total, False)  # fmt: skip
+        _record(r0, nb, aid, pol, inf, al, dep, ten, reg, v, rec, rows, 1.0 / P, 1.0 - 1.0 / P, acc)
+
+
 @njit(cache=True, error_model="numpy")
 def _put(rec, k, x, r0, nb):
     """rec[k + i, r0 + b] = x[i, r0 + b] for each row i and run b of the block (k >= 0)."""
@@ -1020,6 +1047,13 @@ class Kernel:
 
         #: Runs split between threads (the compiled functions release the GIL): [lo, hi) each.
         self.parts = split(n, threads or default_threads())
+
+    def record(self, t: int) -> None:
+        """Record the model's current state as date t (the outputs the kernel computes)."""
+        m = self.model
+        record_state(m.state.block, m.holds.block, m.holds.tier, self.channels, self.capability,
+                     self.proximity, self.small_dyads, m.tension_level.shape[0], self.pfix, self.runk,
+                     self.prun, m.record[:, t], self.rows)  # fmt: skip
 
     def step(self, t: int) -> None:
         """The compiled step t of every run, from the model's state to its next, each thread on its

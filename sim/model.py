@@ -357,11 +357,15 @@ class HedgingModel(mesa.Model):
             self.record = record[:, :, :n]
         else:
             self.record = record_buffer(shape)
-        self.record_state(0)
         if self.engine == "kernel":
             from sim.kernel import Kernel
 
             self.kernel = Kernel(self, threads)
+            self.kernel.record(0)
+            if self.kernel.rest:
+                record(self, self.state, self.view, self.record[:, 0], self.kernel.rest)
+        else:
+            self.record_state(0)
 
     # ---- events ------------------------------------------------------------------------------
     def apply_events(self, t: int) -> None:
