@@ -399,7 +399,8 @@ def compute(
             for k, stage in enumerate(plan):
                 if k:
                     stats.narrow()
-                for _, _, part in chunks(stage, stats.reducer()):
+                # the first stage in this process, while Dask's workers start
+                for _, _, part in chunks(stage, stats.reducer(), here=k == 0 and len(plan) > 1):
                     stats.add(part)
                     done(part.runs)
         out, again = stats.result()

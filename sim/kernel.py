@@ -974,7 +974,7 @@ HOLD_DEPENDENCE = HOLD_ROWS.index("dependence")
 @njit(cache=True, error_model="numpy", nogil=True)
 def derive(held, held_tension, base, base_structural, tension_base, attributes, level):
     """The end of :meth:`sim.model.HedgingModel._refresh`, once the events have set their holds:
-    the attributes they leave (``base`` rows budget, interest, conditionality, of (powers, 1)) and
+    the attributes they leave (``base``: budget, interest and conditionality, (3, powers)) and
     the structural shares into ``attributes``, the levels of tension into ``level``. The same
     operations in the same order as the numpy there, so the same bits; each row's scale and add
     follow each other in ``held`` (:data:`sim.model.HOLD_ROWS`)."""

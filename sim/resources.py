@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,11 +196,15 @@ def empty(shape: int | tuple[int, ...]) -> Any:
             from numpy.core.multiarray import _set_madvise_hugepage
         except ImportError:
             return np.empty(shape)
-    previous = _set_madvise_hugepage(False)
-    try:
-        return np.empty(shape)
-    finally:
-        _set_madvise_hugepage(previous)
+    with _PAGES:  # two threads at once could otherwise leave the advice off for good
+        previous = _set_madvise_hugepage(False)
+        try:
+            return np.empty(shape)
+        finally:
+            _set_madvise_hugepage(previous)
+
+
+_PAGES = threading.Lock()
 
 
 def available_memory() -> int | None:

@@ -17,7 +17,9 @@ whatever the split:
   quantile's rank, never wider than before, and the values outside are counted and dropped. The
   order statistic of rank k is then read off the kept values when ``below <= k < below + kept``,
   as in a selection algorithm (Floyd & Rivest 1975, who bracket the k-th value with a sample in
-  the same way).
+  the same way). A pool's workers do not wait for a narrowing: a chunk handed out before it comes
+  back digested with the brackets of its stage, and is relabelled as the new brackets would have
+  digested it (:meth:`Statistics._late`: brackets only narrow, so its kept values hold theirs).
 - **when a bracket misses** (a chance of about 10^-8 per bracket at ``Z`` = 5), or a row holds NaN
   or both 0.0 and -0.0 (whose quantiles depend on numpy's partition), those rows are computed
   again, their values kept whole, and summarised by :func:`sim.statistics.row_stats`: the result is
@@ -417,13 +419,36 @@ class Statistics:
         self.stage += 1
         self.brackets.append((lo, hi))
 
+    def _line_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kept values in one array: those of the last narrowing, then each pending digest's,
+        and where each part holds each group (``offsets[part, g]:offsets[part, g + 1]``). Each
+        part is let go once copied, so that memory holds the values about once; the statistics
+        then take no more chunks (:meth:`result` is their last call)."""
+        if self.pending or not hasattr(self, "_lined"):
+            store = np.where(stored(self.lo, self.hi).ravel(), 1, 0)
+            values = empty(self.values.size + sum(d.kept.size for d in self.pending))
+            offsets = np.empty((1 + len(self.pending), self.offsets.size), np.int64)
+            values[: self.values.size] = self.values
+            offsets[0] = self.offsets
+            at = self.values.size
+            self.values = np.empty(0)
+            for p in range(1, offsets.shape[0]):
+                d = self.pending.pop(0)
+                values[at : at + d.kept.size] = d.kept
+                offsets[p, 0] = at
+                np.cumsum(store * d.inside.ravel(), out=offsets[p, 1:])
+                offsets[p, 1:] += at
+                at += d.kept.size
+            self._lined = values, offsets
+        return self._lined
+
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(statistics, shape (rows, 7); the rows to compute again) once every chunk is in.
 
         Each order statistic is selected (:func:`_pick`) from its bracket's values where they lie:
         in the values kept at the last narrowing and in each digest since, put one after the other
-        rather than grouped by bracket first (:meth:`_gather`, a scatter of about 250 MB for 10^6
-        runs of csp2023)."""
+        (:meth:`_line_up`) rather than grouped by bracket first (:meth:`_gather`, a scatter of
+        about 250 MB for 10^6 runs of csp2023). The last call: it takes the kept values."""
         J = len(QUANTILES)  # noqa: N806
         out = np.empty((self.rows, 2 + J))
         starts = np.arange(0, self.runs, self.block)
@@ -441,20 +466,7 @@ class Statistics:
         if rs.size:
             same = (js > 0) & (self.lo[rs, js] == self.lo[rs, 0]) & (self.hi[rs, js] == self.hi[rs, 0])
             groups = np.where(same, rs * J, rs * J + js)  # _source: its own group, or its row's first
-            store = np.where(stored(self.lo, self.hi).ravel(), 1, 0)
-            parts = [self.values, *(d.kept for d in self.pending)]  # one after the other in one array
-            values_all = empty(sum(p.size for p in parts))
-            offsets = np.empty((len(parts), self.offsets.size), np.int64)
-            at_part = 0
-            for p, part in enumerate(parts):
-                values_all[at_part : at_part + part.size] = part
-                if p == 0:
-                    offsets[0] = self.offsets
-                else:
-                    offsets[p, 0] = at_part
-                    np.cumsum(store * self.pending[p - 1].inside.ravel(), out=offsets[p, 1:])
-                    offsets[p, 1:] += at_part
-                at_part += part.size
+            values_all, offsets = self._line_up()
             picked = np.empty((rs.size, 2))
             _pick_on_threads(values_all, offsets, groups, at[rs, js], picked)
             values[rs, plan.below[js]] = picked[:, 0]
@@ -491,16 +503,21 @@ def _select(lo, hi, below, inside, zeros, first, last, at_first, at_last, out, a
                     out[r, to] = -0.0 if zeros[r, 0] == 0 else 0.0
 
 
+#: Groups a thread of :func:`_pick_on_threads` takes at least.
+PICK_GROUPS = 64
+
+
 def _pick_on_threads(
     values: np.ndarray, offsets: np.ndarray, groups: np.ndarray, at: np.ndarray, out: np.ndarray
 ) -> None:
-    """:func:`_pick`, its groups shared between threads, one per core (it releases the GIL; the
-    workers have finished by then). The threads end with the call."""
+    """:func:`_pick`, its groups shared between threads, one per core or ``HEDGESIM_THREADS`` (it
+    releases the GIL; the workers have finished by then). The threads end with the call."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sim.chunks import cores
+    from sim.model import env_threads
 
-    parts = max(1, min(cores(), groups.size // 64))
+    parts = max(1, min(env_threads() or cores(), groups.size // PICK_GROUPS))
     cuts = [groups.size * k // parts for k in range(parts + 1)]
     spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
     if parts == 1:
@@ -542,7 +559,7 @@ def _pick(values, offsets, groups, at, out):  # noqa: ANN001, ANN202
             out[i, 1] = np.partition(low[k0 + 1 :], k1 - k0 - 1)[k1 - k0 - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scatter(out, cursor, values, offsets):  # noqa: ANN001, ANN202
     """Append each group g of ``values`` (``offsets[g]:offsets[g + 1]``) at ``out[cursor[g]:]``."""
     for g in range(offsets.size - 1):
@@ -559,7 +576,7 @@ def _source(lo, hi, r, j, J):  # noqa: ANN001, ANN202, N803
     return r * J + j
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _narrow(values, offsets, below, inside, lo, hi, lower, upper):  # noqa: ANN001, ANN202
     """Narrow every bracket (``lo``, ``hi``, updated in place, as are the counts) to the values of
     ranks lower[j]..upper[j] where those lie among its kept values (else a bound stays); each group
@@ -590,7 +607,7 @@ def _narrow(values, offsets, below, inside, lo, hi, lower, upper):  # noqa: ANN0
     return sizes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _narrowed(values, offsets, old_lo, old_hi, lo, hi, store, out, out_offsets):  # noqa: ANN001, ANN202
     """Copy each stored bracket's kept values (its sorted group, between its new bounds) to ``out``."""
     rows, J = lo.shape  # noqa: N806
@@ -605,7 +622,7 @@ def _narrowed(values, offsets, old_lo, old_hi, lo, hi, store, out, out_offsets):
             out[out_offsets[r * J + j] : out_offsets[r * J + j + 1]] = group[a:b]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _relabel(values, offsets, old_lo, old_hi, lo, hi, store, below, inside, out, out_offsets):  # noqa: ANN001, ANN202
     """Counts and kept values of a digest under narrower brackets (:meth:`Statistics._late`).
 

@@ -136,6 +136,95 @@ def test_a_late_digest_is_relabelled_as_the_new_brackets_would_have_made_it(smal
     assert 0 < now.kept.size < rows.size / 2  # the brackets narrowed: most values were dropped
 
 
+class OutOfOrderPool:
+    """A stand-in for sim.chunks.LocalPool: ``window`` chunks out at a time, each digested with the
+    reducer of its hand-out, and coming back in a random order."""
+
+    forked = True
+
+    def __init__(self, rows: np.ndarray, window: int, seed: int):
+        self.rows, self.window, self.rng = rows, window, np.random.default_rng(seed)
+
+    def stream(self, spans, reducer):
+        todo, out = list(spans), []
+        while todo or out:
+            while todo and len(out) < self.window:
+                out.append((todo.pop(0), reducer()))
+            (a, b), reduce = out.pop(int(self.rng.integers(len(out))))
+            yield a, b, reduce(np.ascontiguousarray(self.rows[None, :, a:b]), a)
+
+
+@pytest.mark.parametrize("window", [1, 4, 40])
+def test_stages_on_a_pool_that_returns_chunks_out_of_order_change_nothing(small, monkeypatch, window):
+    """sim.chunks._stream_stages: the brackets narrow while chunks are out, which come back in any
+    order, some digested with brackets two or more stages old: the statistics are those of the
+    whole rows, bit for bit, and only the rows numpy must decide are computed again."""
+    from sim.chunks import _stream_stages
+
+    monkeypatch.setattr(sim.streaming, "PILOT", 64)  # stages end at 64, 256, 1,024 and 4,096 runs
+    rows = hard_rows(3_000)
+    runs = rows.shape[1]
+    spans = [(a, min(a + 64, runs)) for a in range(0, runs, 64)]
+    plan = stages(spans, sim.streaming.pilot_runs(runs, rows.shape[0] * 8))
+    assert len(plan) == 4
+    stats = Statistics(rows.shape[0], runs)
+    late = []
+    add = stats.add
+    stats.add = lambda d: (late.append(stats.stage - d.stage), add(d))
+
+    def here(spans, reduce, here):
+        assert here
+        for a, b in spans:
+            yield a, b, reduce(np.ascontiguousarray(rows[None, :, a:b]), a)
+
+    done = []
+    _stream_stages(OutOfOrderPool(rows, window, seed=window), plan, stats, here, done.append)
+    assert sum(done) == runs and stats.seen == runs and stats.stage == len(plan) - 1
+    assert max(late) == (0 if window == 1 else 2)  # (random order: two stages old at most here)
+    out, again = stats.result()
+    with np.errstate(all="ignore"):
+        want = np.stack([row_stats(r.copy()) for r in rows])
+        must = [i for i, r in enumerate(rows) if np.isnan(want[i, 0]) or _both_zeros(r)]
+    assert again.tolist() == must
+    ok = np.setdiff1d(np.arange(len(rows)), again)
+    assert out[ok].tobytes() == want[ok].tobytes()
+
+
+def test_order_statistics_picked_on_threads_are_the_values_of_their_ranks(monkeypatch):
+    """sim.streaming._pick_on_threads: each group's values of ranks k0 and k1, the group spread
+    over several parts of one array, ties and both zeros included, on one thread or two."""
+    from sim.streaming import _pick_on_threads
+
+    rng = np.random.default_rng(4)
+    parts, groups = 3, 50
+    sizes = rng.integers(0, 40, (parts, groups))
+    sizes[:, 7] = 0
+    sizes[0, 7] = 1  # a group of one value
+    offsets = np.zeros((parts, groups + 1), np.int64)
+    chunks, at = [], 0
+    for p in range(parts):
+        offsets[p] = at + np.concatenate([[0], np.cumsum(sizes[p])])
+        chunk = np.round(rng.standard_normal(sizes[p].sum()), 1)  # many ties
+        chunk[rng.random(chunk.size) < 0.05] = -0.0
+        chunks.append(chunk)
+        at += chunk.size
+    values = np.concatenate(chunks)
+    whole = [
+        np.concatenate([values[offsets[p, g] : offsets[p, g + 1]] for p in range(parts)])
+        for g in range(groups)
+    ]
+    pick = np.array([g for g in range(groups) for _ in range(2)])
+    k = np.array([sorted(rng.integers(0, whole[g].size, 2)) for g in pick])
+    k[::7, 1] = k[::7, 0]  # the same rank twice
+    want = np.array([np.sort(whole[g])[k[i]] for i, g in enumerate(pick)])
+    for threads in ("1", "2"):
+        monkeypatch.setenv("HEDGESIM_THREADS", threads)
+        monkeypatch.setattr(sim.streaming, "PICK_GROUPS", 1)
+        out = np.full((pick.size, 2), np.nan)
+        _pick_on_threads(values, offsets, pick, k, out)
+        assert np.array_equal(out, want), threads  # zeros of either sign compare equal
+
+
 def test_the_chunks_do_not_change_the_statistics(small):
     rows = hard_rows(2_000)
     base, again = summarise(rows, chunk=64)
