@@ -178,14 +178,14 @@ class Holds:
         for k, name in enumerate(HOLD_ROWS):
             setattr(self, name, self.block[k])
         self.tension = np.empty((dyads, runs))
-        self._scales = [k for k, name in enumerate(HOLD_ROWS) if name.endswith("_scale")]
+        #: No event in force: scales 1, everything else 0 (one column, broadcast over the runs).
+        self._none = np.array([float(name.endswith("_scale")) for name in HOLD_ROWS])[:, None, None]
         self.reset()
 
     def reset(self) -> None:
         """No event in force: scales 1, everything else 0."""
-        self.tier[:] = 0
-        self.block.fill(0.0)
-        self.block[self._scales] = 1.0
+        self.tier.fill(0)
+        np.copyto(self.block, self._none)
         self.tension.fill(0.0)
 
 
