@@ -202,7 +202,8 @@ def _pool_class() -> type:
 
 
 def start_pool(ctx: Any, processes: int, initializer: Callable, initargs: tuple) -> Any:
-    """``ctx.Pool(processes, initializer, initargs)``, its workers started with Ctrl-C ignored (an
+    """A pool of ``processes`` workers of context ``ctx`` (:func:`_pool_class`, ``multiprocessing``'s
+    pool with its worker-handling thread quieter), its workers started with Ctrl-C ignored (an
     ignored signal survives exec and fork, and Python then installs no handler), so that a Ctrl-C
     at the terminal, which reaches the whole process group, never prints a traceback from a worker
     still starting up (the parent handles it), and a SIGTERM held until they have their start-up
