@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -246,3 +247,55 @@ def test_a_bad_setting_in_the_environment_gives_one_line(tmp_path, monkeypatch, 
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert message in res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_command_ends_quickly_with_its_files_whole_and_its_exit_code(tmp_path):
+    """The console command (``sim.cli.entry``) skips Python's teardown once the work is done: the
+    files, the printed lines and the exit code are those of the command, in-process or not."""
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--runs", "7", "--seed", "3", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    inproc = invoke("run", CSP, "--runs", "7", "--seed", "3", "--out", str(tmp_path / "inproc"))
+    assert inproc.exit_code == 0, inproc.output
+
+    def lines(text):  # every line, but for the seconds it took
+        return re.sub(r"\d+\.\d+ s\b", "_ s", text)
+
+    assert lines(done.stdout) == lines(inproc.output.replace(str(tmp_path / "inproc"), str(out)))
+    for name in ("summary.csv", "trajectories.npy", "figures/hedging.png"):
+        assert (out / name).read_bytes() == (tmp_path / "inproc" / name).read_bytes(), name
+    json.loads((out / "manifest.json").read_text())  # complete
+    again = subprocess.run(cmd, capture_output=True, text=True)  # the folder exists now
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr.count("\n") == 1 and "folder is not empty" in again.stderr
+    assert subprocess.run([*cmd[:3], "--version"], capture_output=True).returncode == 0
+
+
+def test_the_quick_exit_waits_for_threads_and_child_processes(tmp_path):
+    """While a thread or a child process is alive, the command exits as Python does, which waits
+    for them (checked in a fresh process: the test's own may hold threads of other tests)."""
+    code = """
+import multiprocessing, threading, time
+from sim.cli import _still_running
+seen = [_still_running()]
+stop = threading.Event()
+worker = threading.Thread(target=stop.wait)
+worker.start()
+seen.append(_still_running())
+stop.set(); worker.join()
+seen.append(_still_running())
+threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+seen.append(_still_running())  # Python does not wait for daemon threads either
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0.5,))
+    child.start()
+    seen.append(_still_running())
+    child.join()
+    seen.append(_still_running())
+    print(seen)
+"""
+    script = tmp_path / "check.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[-2] == "[False, True, False, False, True, False]", out.stdout
