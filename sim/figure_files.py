@@ -362,15 +362,30 @@ def _die_with_parent(sig: int, parent: int) -> None:
 
 
 def _pool(processes: int) -> ProcessPoolExecutor:
+    """A pool of ``processes`` figure workers, started now (:func:`_warm` each).
+
+    Ctrl-C at a terminal reaches the whole process group; this process handles it and ends the
+    workers. They start with it ignored (an ignored signal survives fork and exec, and Python then
+    installs no handler of its own), so that none prints a traceback, starting or waiting."""
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(
-        processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_warm,
-        initargs=(os.getpid(),),
-    )
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_warm,
+            initargs=(os.getpid(),),
+        )
+        for _ in range(processes):  # a process pool starts its workers as tasks come
+            pool.submit(int)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    return pool
 
 
 def _warm(parent: int) -> None:
@@ -403,10 +418,7 @@ def start_figure_workers(workers: int) -> None:
     if workers > 1 and _started is None:
         import atexit
 
-        processes = 1 if FORK else workers
-        _started = _pool(processes)
-        for _ in range(processes):  # a process pool starts its workers as tasks come
-            _started.submit(int)
+        _started = _pool(1 if FORK else workers)
         atexit.unregister(stop_figure_workers)
         atexit.register(stop_figure_workers)
 

@@ -240,6 +240,21 @@ def test_unused_figure_workers_are_ended_not_waited_for():
     assert sim.figure_files._started is None and not any(p.is_alive() for p in processes)
 
 
+def test_figure_workers_leave_ctrl_c_to_this_process():
+    """Ctrl-C at a terminal reaches the whole process group: the figure workers ignore it from
+    their start (no traceback from a worker importing or waiting), and this process keeps its own
+    handler."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    pool = sim.figure_files._pool(1)
+    try:
+        assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+    finally:
+        sim.figure_files._end(pool)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_png_text_falls_back_to_matplotlib_when_its_internals_move(monkeypatch):
     """A matplotlib whose private renderer methods changed still gets every string drawn, by its
     own path."""

@@ -233,3 +233,37 @@ def test_force_never_replaces_the_inputs_or_the_working_folder(tmp_path, monkeyp
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert "--force" in res.output and str(out) in res.output, res.output
     assert sorted(p.name for p in work.iterdir()) == ["csp2023.toml", "notes.txt"]
+
+
+@pytest.mark.parametrize("when", [0.5, 2.0, "figures"])
+def test_ctrl_c_during_a_run_with_figures_exits_130_without_a_traceback(tmp_path, when):
+    """Ctrl-C at a terminal reaches the whole process group, the figures' worker included, at any
+    moment: as the worker starts, while it waits for the numbers (the main process imports for
+    about a second, then simulates), while the figures are drawn."""
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--out", str(out), "-q", "--runs", "20"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        if when == "figures":
+            deadline = time.monotonic() + 60
+            while not any(tmp_path.glob(".r.partial-*/figures")):
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        else:
+            time.sleep(when)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = []
+    for _ in range(50):
+        left = session_processes(proc.pid)
+        if not left:
+            break
+        time.sleep(0.1)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+    assert left == []
