@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -1004,16 +1004,17 @@ def calibrate(
     click.echo(f"Parameters in {target}")
 
 
-def entry() -> None:
-    """The ``hedgesim`` command (and ``python -m sim.cli``): :func:`main`, then a quick exit.
+def entry() -> NoReturn:
+    """The ``hedgesim`` command: :func:`main`, then a quick exit.
 
-    Once a command has returned, its files are closed and renamed into place and its workers have
-    ended; what Python does next, freeing every module and object it made (Mesa, pandas, numpy's
-    arrays: about 0.35 s, a tenth of a default run), changes nothing on disk or on the screen. So
-    the process runs its exit handlers, flushes its output and ends there (``os._exit``) with the
-    command's exit code. While a thread or a child process is still alive, Python exits as usual,
-    which waits for them. In-process callers (``main(..., standalone_mode=False)``, click's test
-    runner) call :func:`main` and keep the usual exit.
+    Once a command has returned, its files are closed and renamed into place; what Python does
+    next, freeing every module and object it made (Mesa, pandas, numpy's arrays: about 0.35 s, a
+    tenth of a default run), changes nothing on disk or on the screen. So, when no thread or child
+    process is left (the kernel's idle threads are stopped first), the process runs its exit
+    handlers, flushes its output and ends there (``os._exit``) with the command's exit code.
+    Otherwise, or under a profiler, tracer or debugger (whose report comes after), Python exits as
+    usual: it joins the threads and child processes left. ``python -m sim.cli`` and in-process
+    callers (``main(..., standalone_mode=False)``, click's test runner) keep the usual exit.
     """
     import atexit
     import os
@@ -1023,15 +1024,33 @@ def entry() -> None:
         code: Any = 0
     except SystemExit as done:
         code = done.code
-        if not (code is None or isinstance(code, int)) or _still_running():
-            raise
-    atexit._run_exitfuncs()
+    if not (code is None or isinstance(code, int)) or _watched():
+        sys.exit(code)
+    kernel = sys.modules.get("sim.kernel")  # loaded by this command if it used the kernel
+    if kernel is not None:
+        kernel.stop_threads()
+    if _still_running():
+        sys.exit(code)
+    atexit._run_exitfuncs()  # CPython's own (3.12-3.14), as at a normal exit; they are then cleared
+    code = code or 0
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (``hedgesim ... | head``) or stream
+        except BrokenPipeError:  # ``hedgesim ... | head``: what was left unread does not matter
             pass
-    os._exit(code or 0)
+        except (OSError, ValueError):  # a full disk, say: as Python's exit reports it
+            code = code or 120
+    os._exit(code)
+
+
+def _watched() -> bool:
+    """Whether a profiler, tracer, debugger or coverage tool watches this process."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python >= 3.12: cProfile, pdb, coverage use it
+    return monitoring is not None and any(monitoring.get_tool(i) is not None for i in range(6))
 
 
 def _still_running() -> bool:
@@ -1046,4 +1065,4 @@ def _still_running() -> bool:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    entry()
+    main()

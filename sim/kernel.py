@@ -1154,6 +1154,15 @@ def _pool():  # noqa: ANN202
         return _threads[0]
 
 
+def stop_threads() -> None:
+    """Stop the process's kernel threads (idle between steps; the ``hedgesim`` command does so at
+    its end, :func:`sim.cli.entry`). A later model that needs them starts them again."""
+    with _threads_lock:
+        for pool in _threads:
+            pool.shutdown(wait=True)
+        _threads.clear()
+
+
 def warm() -> float:
     """Compile the kernel into its cache, or load it from there: one run of the bundled csp2023 on
     the kernel, and a small ensemble's streamed statistics. The set-up calls it (``make``), so that

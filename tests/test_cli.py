@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -249,14 +250,38 @@ def test_a_bad_setting_in_the_environment_gives_one_line(tmp_path, monkeypatch, 
     assert not (tmp_path / "r").exists()
 
 
+PROBE = """
+import os, sys, threading, time
+if __name__ == "__main__":  # not in the processes that multiprocessing spawns from this file
+    real = os._exit
+    def _exit(code):  # notes that the command took the quick exit, then takes it
+        sys.stderr.write(f"quick exit {code}\\n")
+        real(code)
+    os._exit = _exit
+    BEFORE
+    from sim.cli import entry
+    entry()
+"""
+
+
+def command(tmp_path, *args, before="pass", **kw):
+    """The ``hedgesim`` command (:func:`sim.cli.entry`) in a process of its own, which writes
+    "quick exit N" to stderr if it ends with ``os._exit(N)``; ``before`` runs first."""
+    script = tmp_path / "hedgesim_probe.py"
+    script.write_text(PROBE.replace("BEFORE", before))
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, **kw
+    )
+
+
 def test_the_command_ends_quickly_with_its_files_whole_and_its_exit_code(tmp_path):
-    """The console command (``sim.cli.entry``) skips Python's teardown once the work is done: the
-    files, the printed lines and the exit code are those of the command, in-process or not."""
+    """The command skips Python's teardown once the work is done: the files, the printed lines and
+    the exit code are those of the command in-process."""
     out = tmp_path / "r"
-    cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--runs", "7", "--seed", "3", "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    inproc = invoke("run", CSP, "--runs", "7", "--seed", "3", "--out", str(tmp_path / "inproc"))
+    args = ["run", CSP, "--runs", "7", "--seed", "3", "--out", out]
+    done = command(tmp_path, *args)
+    assert done.returncode == 0 and done.stderr == "quick exit 0\n", done.stderr
+    inproc = invoke(*map(str, args[:-1]), str(tmp_path / "inproc"))
     assert inproc.exit_code == 0, inproc.output
 
     def lines(text):  # every line, but for the seconds it took
@@ -266,28 +291,51 @@ def test_the_command_ends_quickly_with_its_files_whole_and_its_exit_code(tmp_pat
     for name in ("summary.csv", "trajectories.npy", "figures/hedging.png"):
         assert (out / name).read_bytes() == (tmp_path / "inproc" / name).read_bytes(), name
     json.loads((out / "manifest.json").read_text())  # complete
-    again = subprocess.run(cmd, capture_output=True, text=True)  # the folder exists now
+    again = command(tmp_path, *args)  # the folder exists now: one line, exit code 2
     assert again.returncode == 2 and again.stdout == ""
-    assert again.stderr.count("\n") == 1 and "folder is not empty" in again.stderr
-    assert subprocess.run([*cmd[:3], "--version"], capture_output=True).returncode == 0
+    [error, quick] = again.stderr.splitlines()
+    assert "folder is not empty" in error and quick == "quick exit 2"
+    # the kernel's threads (2 from 2,048 runs) are stopped first; stdout closed is no error
+    env = {**os.environ, "HEDGESIM_ENGINE": "kernel", "HEDGESIM_THREADS": "2"}
+    big = command(
+        tmp_path, "run", CSP, "--runs", "2100", "--out", tmp_path / "k", "-q", "--no-figures", env=env
+    )
+    assert big.returncode == 0 and big.stderr == "quick exit 0\n", big.stderr
+    closed = command(tmp_path, "--version", preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 0 and closed.stderr == "quick exit 0\n", closed.stderr
 
 
-def test_the_quick_exit_waits_for_threads_and_child_processes(tmp_path):
-    """While a thread or a child process is alive, the command exits as Python does, which waits
-    for them (checked in a fresh process: the test's own may hold threads of other tests)."""
+def test_the_command_exits_as_python_does_while_a_thread_runs_or_a_tracer_watches(tmp_path):
+    """A thread still at work is waited for (its file is written), as under a tracer, profiler or
+    debugger, which reports after the command."""
+    late = tmp_path / "late.txt"
+    thread = f"threading.Thread(target=lambda: (time.sleep(0.5), open({str(late)!r}, 'w').close())).start()"
+    done = command(tmp_path, "--version", before=thread)
+    assert done.returncode == 0 and "quick exit" not in done.stderr and late.is_file(), done.stderr
+    traced = command(tmp_path, "--version", before="sys.settrace(lambda *a: None)")
+    assert traced.returncode == 0 and "quick exit" not in traced.stderr, traced.stderr
+    profiled = command(tmp_path, "--version", before="import cProfile; cProfile.Profile().enable()")
+    assert profiled.returncode == 0 and "quick exit" not in profiled.stderr, profiled.stderr
+
+
+def test_still_running_sees_threads_and_child_processes(tmp_path):
+    """What makes the command exit as Python does: a live thread (not a daemon: Python does not
+    wait for those either) or child process; checked in a fresh process, as the test's own may
+    hold threads of other tests."""
     code = """
 import multiprocessing, threading, time
 from sim.cli import _still_running
-seen = [_still_running()]
-stop = threading.Event()
-worker = threading.Thread(target=stop.wait)
-worker.start()
-seen.append(_still_running())
-stop.set(); worker.join()
-seen.append(_still_running())
-threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
-seen.append(_still_running())  # Python does not wait for daemon threads either
 if __name__ == "__main__":
+    seen = [_still_running()]
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    seen.append(_still_running())
+    stop.set()
+    worker.join()
+    seen.append(_still_running())
+    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+    seen.append(_still_running())
     child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(0.5,))
     child.start()
     seen.append(_still_running())
@@ -298,4 +346,4 @@ if __name__ == "__main__":
     script = tmp_path / "check.py"
     script.write_text(code)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[-2] == "[False, True, False, False, True, False]", out.stdout
+    assert out.stdout.strip() == "[False, True, False, False, True, False]", out.stdout
