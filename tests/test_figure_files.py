@@ -247,12 +247,14 @@ def test_figure_workers_leave_ctrl_c_to_this_process():
     import signal
 
     before = signal.getsignal(signal.SIGINT)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     pool = sim.figure_files._pool(1)
     try:
         assert pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
     finally:
         sim.figure_files._end(pool)
     assert signal.getsignal(signal.SIGINT) is before
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
 
 
 def test_png_text_falls_back_to_matplotlib_when_its_internals_move(monkeypatch):

@@ -235,23 +235,26 @@ def test_force_never_replaces_the_inputs_or_the_working_folder(tmp_path, monkeyp
     assert sorted(p.name for p in work.iterdir()) == ["csp2023.toml", "notes.txt"]
 
 
-@pytest.mark.parametrize("when", [0.5, 2.0, "figures"])
+@pytest.mark.parametrize("when", ["start", "waiting", "figures"])
 def test_ctrl_c_during_a_run_with_figures_exits_130_without_a_traceback(tmp_path, when):
     """Ctrl-C at a terminal reaches the whole process group, the figures' worker included, at any
-    moment: as the worker starts, while it waits for the numbers (the main process imports for
-    about a second, then simulates), while the figures are drawn."""
+    moment: as the worker starts (the command starts it first thing), while it waits for the
+    numbers (the command imports for about a second, then simulates), while the figures are drawn."""
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--out", str(out), "-q", "--runs", "20"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        if when == "figures":
-            deadline = time.monotonic() + 60
-            while not any(tmp_path.glob(".r.partial-*/figures")):
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-        else:
-            time.sleep(when)
+        deadline = time.monotonic() + 60
+        while not (
+            any(tmp_path.glob(".r.partial-*/figures"))
+            if when == "figures"
+            else len(session_processes(proc.pid)) > 1  # the worker is there: the command has begun
+        ):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # the worker starts with Ctrl-C ignored, this process too for the moment it is forked
+        time.sleep({"start": 0.3, "waiting": 1.2, "figures": 0}[when])
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -263,7 +266,9 @@ def test_ctrl_c_during_a_run_with_figures_exits_130_without_a_traceback(tmp_path
         if not left:
             break
         time.sleep(0.1)
-    assert proc.returncode == 130, err
+    # 130; or, now and then when Ctrl-C comes as the command imports, ended by SIGINT after its
+    # message (a shell shows both as 130)
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "interrupted" in err and "Traceback" not in err, err
     assert list(tmp_path.iterdir()) == []
     assert left == []
