@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,6 +124,27 @@ def test_staging_folders_of_killed_runs_are_cleaned_on_the_next_run(tmp_path, mo
     assert all(p.exists() for p in kept)  # a live process's, another host's
 
 
+def wait_until(proc: subprocess.Popen, ready: Callable[[], bool]) -> None:
+    """Wait (up to 60 s) until ``ready()``, while ``proc`` is still running."""
+    deadline = time.monotonic() + 60
+    while not ready():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def session_left(sid: int) -> list[str]:
+    """The processes still alive in session ``sid`` after up to 5 s: workers and the resource
+    tracker need a moment to go."""
+    left = []
+    for _ in range(50):
+        left = session_processes(sid)
+        if not left:
+            break
+        time.sleep(0.1)
+    return left
+
+
 def session_processes(sid: int) -> list[str]:
     """Command lines of the processes still alive in session ``sid``."""
     found = []
@@ -158,11 +180,7 @@ def test_sigterm_exits_143_leaving_no_folder_no_traceback_no_process(tmp_path, w
         ready = ".r.partial-*/figures"
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not any(tmp_path.glob(ready)):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(proc, lambda: any(tmp_path.glob(ready)))
         # "start": as the figures' process starts, whose start-up data a SIGTERM must not cut
         time.sleep({"runs": 2.0, "figures": 0.1}[when] if whom != "start" else 0)
         if whom == "group":
@@ -173,12 +191,7 @@ def test_sigterm_exits_143_leaving_no_folder_no_traceback_no_process(tmp_path, w
     finally:
         if proc.poll() is None:
             proc.kill()
-    left = []
-    for _ in range(50):  # workers and the resource tracker need a moment to go
-        left = session_processes(proc.pid)
-        if not left:
-            break
-        time.sleep(0.1)
+    left = session_left(proc.pid)
     assert proc.returncode == 143, err
     assert "terminated" in err and "Traceback" not in err and "leaked" not in err, err
     assert list(tmp_path.iterdir()) == []
@@ -244,15 +257,10 @@ def test_ctrl_c_during_a_run_with_figures_exits_130_without_a_traceback(tmp_path
     cmd = [sys.executable, "-m", "sim.cli", "run", CSP, "--out", str(out), "-q", "--runs", "20"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (
-            any(tmp_path.glob(".r.partial-*/figures"))
-            if when == "figures"
-            else len(session_processes(proc.pid)) > 1  # the worker is there: the command has begun
-        ):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        if when == "figures":
+            wait_until(proc, lambda: any(tmp_path.glob(".r.partial-*/figures")))
+        else:  # the worker is there: the command has begun
+            wait_until(proc, lambda: len(session_processes(proc.pid)) > 1)
         # the worker starts with Ctrl-C ignored, this process too for the moment it is forked
         time.sleep({"start": 0.3, "waiting": 1.2, "figures": 0}[when])
         os.killpg(proc.pid, signal.SIGINT)
@@ -260,12 +268,7 @@ def test_ctrl_c_during_a_run_with_figures_exits_130_without_a_traceback(tmp_path
     finally:
         if proc.poll() is None:
             proc.kill()
-    left = []
-    for _ in range(50):
-        left = session_processes(proc.pid)
-        if not left:
-            break
-        time.sleep(0.1)
+    left = session_left(proc.pid)
     # 130; or, now and then when Ctrl-C comes as the command imports, ended by SIGINT after its
     # message (a shell shows both as 130)
     assert proc.returncode in (130, -signal.SIGINT), err
